@@ -1,0 +1,3 @@
+from opro_cli.cli import main
+
+main()

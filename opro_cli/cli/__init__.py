@@ -1,0 +1,46 @@
+"""The ``opro`` command line: one module per command, errors turned into messages and exit codes.
+
+Exit codes: 0 ok, 1 a CI gate was not met, 2 bad spec or input, 3 model provider or
+authentication error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from opro_cli import __version__
+from opro_cli.cli import doctor, run, validate
+
+app = typer.Typer(
+    name="opro",
+    help="Optimize LLM prompts with OPRO: propose, score and keep better instructions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"opro {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    ctx.obj = {"debug": debug}
+
+
+app.command("run")(run.run_command)
+app.command("validate")(validate.validate_command)
+app.command("doctor")(doctor.doctor_command)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,55 @@
+"""Turn opro's errors into a short message on stderr and an exit code (tracebacks with --debug)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from opro_cli.errors import OproError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def is_debug(ctx: typer.Context | None, local: bool = False) -> bool:
+    if local:
+        return True
+    return bool(ctx is not None and ctx.obj and ctx.obj.get("debug"))
+
+
+def report_errors(func: F) -> F:
+    """Run a command; print an expected failure as one short message and exit with its code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = next((v for v in kwargs.values() if isinstance(v, typer.Context)), None)
+        debug = is_debug(ctx, bool(kwargs.get("debug")))
+        try:
+            return func(*args, **kwargs)
+        except OproError as exc:
+            if debug:
+                raise
+            print_error(exc)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_error(exc: OproError) -> None:
+    console = stderr_console()
+    lines = exc.message.splitlines() or [type(exc).__name__]
+    console.print(f"[bold red]error:[/] {lines[0]}", markup=True)
+    for line in lines[1:]:
+        console.print(f"  {line}", markup=False)
+    if exc.hint:
+        console.print(f"[bold]fix:[/] {exc.hint}")
+    run_dir = getattr(exc, "run_dir", None)
+    if run_dir is not None:
+        console.print(f"run directory (marked failed): {run_dir}", markup=False)

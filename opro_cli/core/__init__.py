@@ -1,0 +1,1 @@
+"""Pure logic of OPRO: prompts, parsing, statistics and the optimization loop."""

@@ -1,0 +1,99 @@
+"""Build the optimizer's meta-prompt (Yang et al. 2023, section 3) and the scorer's messages.
+
+Pure functions: the history of (instruction, score) pairs, shown best last with integer scores
+0-100, then a few training exemplars showing where the instruction goes, then the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from opro_cli.data import Example
+
+INS = "<INS>"
+
+
+@dataclass(frozen=True)
+class Scored:
+    text: str
+    score: float  # 0..1
+
+
+def bucketize(score: float, buckets: int = 100) -> int:
+    """Round a 0..1 score to ``buckets`` levels and show it on a 0-100 scale."""
+    clipped = min(max(score, 0.0), 1.0)
+    return round(round(clipped * buckets) / buckets * 100)
+
+
+def select_history(history: Sequence[Scored], size: int) -> list[Scored]:
+    """The ``size`` best entries in ascending score order (best last, as in the paper).
+
+    Ties keep their original order, so an earlier instruction is shown before a later one.
+    """
+    indexed = sorted(enumerate(history), key=lambda pair: (-pair[1].score, pair[0]))[:size]
+    indexed.sort(key=lambda pair: (pair[1].score, pair[0]))
+    return [entry for _, entry in indexed]
+
+
+def exemplar_block(example: Example, position: str) -> str:
+    """One worked example with ``<INS>`` where the instruction would be placed."""
+    if position == "system":
+        question = f"System: {INS}\nUser: {example.input}\nAssistant:"
+    elif position == "q_begin":
+        question = f"Q: {INS}\n{example.input}\nA:"
+    elif position == "q_end":
+        question = f"Q: {example.input}\n{INS}\nA:"
+    else:  # a_begin
+        question = f"Q: {example.input}\nA: {INS}"
+    return f"input:\n{question}\noutput:\n{example.target}"
+
+
+def build_meta_prompt(
+    *,
+    task: str,
+    history: Sequence[Scored],
+    exemplars: Sequence[Example],
+    position: str,
+    history_size: int,
+    buckets: int = 100,
+    max_instruction_chars: int | None = None,
+) -> str:
+    parts = [
+        f"Your task is to write an instruction {INS} for this task: {task.strip()}",
+        "Below are some previous instructions with their scores. "
+        "The score ranges from 0 to 100; higher is better.",
+    ]
+    for entry in select_history(history, history_size):
+        parts.append(f"text:\n{entry.text}\nscore:\n{bucketize(entry.score, buckets)}")
+    if exemplars:
+        parts.append(
+            f"Below are some problems. {INS} marks where the instruction is placed, "
+            "and output is the expected answer."
+        )
+        parts.extend(exemplar_block(example, position) for example in exemplars)
+    length = f" Keep it under {max_instruction_chars} characters." if max_instruction_chars else ""
+    parts.append(
+        "Write a new instruction that is different from all the instructions above and has a "
+        "higher score than all of them. It should be concise, effective, and generally "
+        f"applicable to all problems above.{length} Write only the instruction, starting with "
+        f"{INS} and ending with </INS>."
+    )
+    return "\n\n".join(parts)
+
+
+def scorer_messages(instruction: str, example_input: str, position: str) -> list[dict[str, str]]:
+    """The scorer's chat messages with the instruction at the paper's placement."""
+    instruction = instruction.strip()
+    if position == "system":
+        messages = [{"role": "system", "content": instruction}] if instruction else []
+        return [*messages, {"role": "user", "content": example_input}]
+    if not instruction:
+        return [{"role": "user", "content": example_input}]
+    if position == "q_begin":
+        content = f"{instruction}\n{example_input}"
+    elif position == "q_end":
+        content = f"{example_input}\n{instruction}"
+    else:  # a_begin: the answer starts with the instruction
+        content = f"Q: {example_input}\nA: {instruction}"
+    return [{"role": "user", "content": content}]

@@ -1,0 +1,1 @@
+"""Model access: the client seam (``base``), its litellm implementation and custom providers."""

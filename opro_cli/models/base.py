@@ -1,0 +1,47 @@
+"""The model seam: what the optimizer needs from any model, real or fake.
+
+``ModelClient.complete(messages, params) -> Completion`` is the whole contract. The litellm
+implementation (``litellm_client.py``) is the only one; the fake and local models are litellm
+custom providers, so tests and the embedded model run through the same code path as hosted ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Message = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class CallParams:
+    """Everything that decides a model's answer besides the messages."""
+
+    model: str
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    api_base: str | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] | None = None
+    timeout_s: float = 120.0
+    max_retries: int = 4
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None  # None: the price is unknown (never reported as zero)
+    latency_s: float = 0.0
+    retries: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class ModelClient(Protocol):
+    async def complete(self, messages: Sequence[Message], params: CallParams) -> Completion: ...

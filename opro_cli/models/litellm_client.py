@@ -1,0 +1,311 @@
+"""The model client: the only module that imports litellm, and only when the first call is made.
+
+Runs calls concurrently under a semaphore, enforces timeouts itself, retries transient failures
+(429, 5xx, timeouts, dropped connections) with exponential backoff that honours ``retry-after``,
+maps litellm's exceptions to ``opro_cli.errors`` by class and status code, and reports tokens and
+cost (``None`` when litellm does not know the price).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from opro_cli.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ContextLengthError,
+    ModelConnectionError,
+    ModelError,
+    ModelNotFoundError,
+    ModelTimeoutError,
+    OproError,
+    ProviderUnavailableError,
+    RateLimitError,
+    ServerError,
+    TransientModelError,
+)
+from opro_cli.models.base import CallParams, Completion, Message
+from opro_cli.models.providers import is_in_process, prepare_environment, provider_of
+from opro_cli.secrets import redact
+
+MAX_BACKOFF_S = 60.0
+# After this many calls in a row fail even after retries, no later call is expected to succeed.
+CONSECUTIVE_FAILURES_LIMIT = 25
+
+Sleep = Callable[[float], Awaitable[None]]
+
+_litellm: Any = None
+
+
+def import_litellm() -> Any:
+    """Import litellm once, offline and without reading ``.env`` files, with our providers."""
+    global _litellm
+    if _litellm is None:
+        prepare_environment()
+        import litellm
+
+        from opro_cli.models import providers
+
+        litellm.suppress_debug_info = True
+        litellm.telemetry = False
+        providers.register(litellm)
+        _litellm = litellm
+    return _litellm
+
+
+class LiteLLMClient:
+    def __init__(
+        self,
+        concurrency: int = 8,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        backoff_base_s: float = 1.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._concurrency = concurrency
+        self._semaphore: asyncio.Semaphore | None = None
+        self._sleep = sleep
+        self._clock = clock
+        self._backoff_base_s = backoff_base_s
+        self._rng = rng if rng is not None else random.Random(0)
+        self._ready_models: set[str] = set()
+        self._consecutive_failures = 0
+
+    async def complete(self, messages: Sequence[Message], params: CallParams) -> Completion:
+        litellm = import_litellm()
+        self._check_ready(params.model)
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self._concurrency)
+        kwargs = _call_kwargs(messages, params)
+        attempt = 0
+        while True:
+            async with self._semaphore:
+                started = self._clock()
+                try:
+                    response = await asyncio.wait_for(
+                        litellm.acompletion(**kwargs), timeout=params.timeout_s
+                    )
+                except asyncio.TimeoutError:
+                    error: ModelError = ModelTimeoutError(
+                        f"{params.model}: no answer within {params.timeout_s:g} s",
+                        hint="raise timeout_s in the spec, or lower concurrency",
+                    )
+                except Exception as exc:  # every litellm failure is mapped, never re-raised raw
+                    error = map_exception(exc, params.model)
+                else:
+                    self._consecutive_failures = 0
+                    return _completion(litellm, response, params, self._clock() - started, attempt)
+            if isinstance(error, TransientModelError) and attempt < params.max_retries:
+                await self._sleep(self._delay(attempt, error.retry_after_s))
+                attempt += 1
+                continue
+            self._note_failure(error, params.model)
+            raise error
+
+    def _delay(self, attempt: int, retry_after_s: float | None) -> float:
+        if retry_after_s is not None:
+            return min(max(retry_after_s, 0.0), MAX_BACKOFF_S)
+        base = min(self._backoff_base_s * (2**attempt), MAX_BACKOFF_S)
+        return base * (0.5 + self._rng.random() / 2)
+
+    def _note_failure(self, error: ModelError, model: str) -> None:
+        if not isinstance(error, TransientModelError):
+            return
+        self._consecutive_failures += 1
+        if self._consecutive_failures >= CONSECUTIVE_FAILURES_LIMIT:
+            raise ProviderUnavailableError(
+                f"{model}: {self._consecutive_failures} calls in a row failed; last: {error}",
+                hint="check api_base and that the provider is up, then resume the run",
+            )
+
+    def _check_ready(self, model: str) -> None:
+        if model in self._ready_models:
+            return
+        if provider_of(model) == "local":
+            from opro_cli.models.local import ensure_local_ready
+
+            ensure_local_ready(model.split("/", 1)[1])
+        self._ready_models.add(model)
+
+
+def _call_kwargs(messages: Sequence[Message], params: CallParams) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "model": params.model,
+        "messages": [dict(m) for m in messages],
+        "temperature": params.temperature,
+        "timeout": params.timeout_s,
+        "max_retries": 0,
+        "drop_params": True,
+    }
+    optional = {
+        "max_tokens": params.max_tokens,
+        "seed": params.seed,
+        "stop": list(params.stop) if params.stop else None,
+        "api_base": params.api_base,
+    }
+    kwargs.update({k: v for k, v in optional.items() if v is not None})
+    kwargs.update(params.extra)
+    return kwargs
+
+
+def _completion(
+    litellm: Any, response: Any, params: CallParams, latency_s: float, retries: int
+) -> Completion:
+    choice = response.choices[0]
+    text = getattr(choice.message, "content", None) or ""
+    usage = getattr(response, "usage", None)
+    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    return Completion(
+        text=text,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost_usd=_cost(litellm, response, params.model),
+        latency_s=latency_s,
+        retries=retries,
+    )
+
+
+def _cost(litellm: Any, response: Any, model: str) -> float | None:
+    if is_in_process(model):
+        return 0.0
+    hidden = getattr(response, "_hidden_params", None) or {}
+    cost = hidden.get("response_cost")
+    if isinstance(cost, int | float):
+        return float(cost)
+    try:
+        return float(litellm.completion_cost(completion_response=response))
+    except Exception:  # litellm raises many kinds for a model without a known price
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Exception mapping
+
+
+def map_exception(exc: BaseException, model: str) -> ModelError:
+    """Turn any exception from litellm into one of ours, by class name and status code."""
+    original = _our_error_inside(exc)
+    if isinstance(original, ModelError):
+        return original
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    status = getattr(exc, "status_code", None)
+    status = status if isinstance(status, int) else None
+    message = redact(_first_line(str(exc)))
+    lower = message.lower()
+    where = f"{model}: {message}"
+    retry_after = _retry_after(exc)
+
+    if "ContextWindowExceededError" in names or "context length" in lower:
+        return ContextLengthError(where, hint="shorten the inputs or raise max context")
+    if "llm provider not provided" in lower or "provider not provided" in lower:
+        return ModelNotFoundError(
+            where, hint="prefix the model with its provider, e.g. openai/gpt-4o-mini"
+        )
+    key_message = "api key" in lower or "api_key" in lower
+    if (
+        "AuthenticationError" in names
+        or "PermissionDeniedError" in names
+        or status in (401, 403)
+        # litellm sometimes reports a bad key as a 400 or without a status: trust the text then,
+        # but never let the words "api key" turn a 404, 429 or 5xx into a run-stopping error
+        or (key_message and status in (None, 400, 422))
+    ):
+        return AuthenticationError(
+            where,
+            status_code=status,
+            hint="export the provider's key (e.g. OPENAI_API_KEY); `opro doctor` lists what is set",
+        )
+    if "NotFoundError" in names or status == 404:
+        return ModelNotFoundError(
+            where, status_code=status, hint="check the model name and api_base in the spec"
+        )
+    if "RateLimitError" in names or status == 429:
+        return RateLimitError(where, status_code=status, retry_after_s=retry_after)
+    if "Timeout" in names or status == 408:
+        return ModelTimeoutError(where, status_code=status)
+    if _connection_failure(exc):
+        # litellm reports refused and dropped connections as InternalServerError (status 500)
+        return ModelConnectionError(
+            where, status_code=status, hint="check api_base and that the server is up"
+        )
+    if (
+        "InternalServerError" in names
+        or "ServiceUnavailableError" in names
+        or (status is not None and status >= 500)
+    ):
+        return ServerError(where, status_code=status, retry_after_s=retry_after)
+    if "APIConnectionError" in names or ("APIError" in names and status is None):
+        return ModelConnectionError(where, status_code=status)
+    if "BadRequestError" in names or "UnprocessableEntityError" in names or status in (400, 422):
+        return BadRequestError(where, status_code=status)
+    return ModelConnectionError(where, status_code=status)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from or during, outermost first."""
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        chain.append(current)
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _connection_failure(exc: BaseException) -> bool:
+    """True when the request never got an HTTP answer: refused, reset or dropped connection."""
+    for cause in _causes(exc):
+        names = {cls.__name__ for cls in type(cause).__mro__}
+        if "TimeoutException" in names or "APITimeoutError" in names:
+            return False
+        if names & {"APIConnectionError", "ConnectError", "ReadError", "RemoteProtocolError"}:
+            return True
+        if isinstance(cause, ConnectionError):
+            return True
+    return False
+
+
+def _our_error_inside(exc: BaseException) -> OproError | None:
+    for cause in _causes(exc):
+        if isinstance(cause, OproError):
+            return cause
+    return None
+
+
+_CLASS_PREFIXES = re.compile(r"^(?:(?:litellm\.\w+|\w+(?:Error|Exception|Timeout)):\s*)+")
+
+
+def _first_line(text: str) -> str:
+    # litellm stacks class names in front of the provider's message, e.g.
+    # "litellm.ContextWindowExceededError: litellm.BadRequestError: ContextWindowExceededError: ..."
+    text = _CLASS_PREFIXES.sub("", text.strip())
+    line = text.splitlines()[0] if text else "unknown error"
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    headers: Any = None
+    response = getattr(exc, "response", None)
+    if response is not None:
+        headers = getattr(response, "headers", None)
+    if not headers:
+        headers = getattr(exc, "litellm_response_headers", None)
+    if not headers:
+        return None
+    value = headers.get("retry-after") or headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(parsed.timestamp() - time.time(), 0.0) if parsed else None

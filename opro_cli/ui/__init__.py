@@ -1,0 +1,1 @@
+"""Terminal output: the live leaderboard and the final summary."""

@@ -1,0 +1,184 @@
+"""The live leaderboard: a board that follows the optimizer's events and two ways to show it.
+
+``Board`` keeps the state; ``render_board(board)`` is pure and returns a Rich renderable;
+``LiveView`` redraws it in a terminal; ``PlainView`` prints one line per step (CI, pipes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from opro_cli.core.events import (
+    BudgetStop,
+    CandidateScored,
+    EvaluationDone,
+    Event,
+    OptimizerCallDone,
+    PhaseStarted,
+    StepDone,
+    Usage,
+)
+
+TOP_ROWS = 8
+
+
+@dataclass
+class Row:
+    id: str
+    text: str
+    step: int
+    score: float
+    examples: int
+
+
+@dataclass
+class Board:
+    name: str
+    steps: int
+    clock_start: float = 0.0
+    rows: dict[str, Row] = field(default_factory=dict)
+    phase: str = "seeds"
+    step: int = 0
+    phase_total: int = 0
+    phase_done: int = 0
+    usage: Usage = field(default_factory=Usage)
+    elapsed_s: float = 0.0
+    note: str | None = None
+
+    def update(self, event: Event) -> None:
+        if isinstance(event, PhaseStarted):
+            self.phase, self.step = event.phase, event.step
+            self.phase_total, self.phase_done = event.total_calls, 0
+        elif isinstance(event, EvaluationDone | OptimizerCallDone):
+            self.phase_done += 1
+            self.usage = event.usage
+        elif isinstance(event, CandidateScored) and event.split == "train":
+            c = event.candidate
+            self.rows[c.id] = Row(c.id, c.text, c.step, event.score, event.examples)
+        elif isinstance(event, StepDone):
+            self.elapsed_s = event.elapsed_s
+            self.usage = event.usage
+        elif isinstance(event, BudgetStop):
+            self.note = f"budget: {event.reason}"
+
+    def top(self, n: int = TOP_ROWS) -> list[Row]:
+        order = {cid: i for i, cid in enumerate(self.rows)}
+        return sorted(self.rows.values(), key=lambda r: (-r.score, order[r.id]))[:n]
+
+
+def format_cost(usage: Usage) -> str:
+    cost = usage.cost_usd
+    if cost is None:
+        known = f" (${usage.known_cost_usd:.4f} known)" if usage.known_cost_usd else ""
+        return f"unknown{known}"
+    return f"${cost:.4f}"
+
+
+def shorten(text: str, width: int) -> str:
+    flat = " ".join(text.split()) or "(empty)"
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def render_board(board: Board) -> Any:
+    table = Table(title=f"opro · {board.name}", expand=True, title_justify="left")
+    table.add_column("#", justify="right", width=3)
+    table.add_column("score", justify="right", width=6)
+    table.add_column("step", justify="right", width=4)
+    table.add_column("n", justify="right", width=4)
+    table.add_column("instruction", ratio=1, overflow="ellipsis", no_wrap=True)
+    for rank, row in enumerate(board.top(), start=1):
+        table.add_row(
+            str(rank),
+            f"{row.score * 100:.1f}",
+            str(row.step),
+            str(row.examples),
+            shorten(row.text, 200),
+        )
+    label = f"step {board.step}/{board.steps}" if board.phase == "step" else board.phase
+    progress = Table.grid(padding=(0, 1))
+    progress.add_row(
+        Text(f"{label:>14}"),
+        ProgressBar(total=max(board.phase_total, 1), completed=board.phase_done, width=40),
+        Text(f"{board.phase_done}/{board.phase_total} calls"),
+    )
+    u = board.usage
+    stats = Text(
+        f"calls {u.calls}  failed {u.failed_calls}  retries {u.retries}  tokens {u.tokens}  "
+        f"cost {format_cost(u)}  elapsed {board.elapsed_s:.0f}s"
+    )
+    parts: list[Any] = [table, progress, stats]
+    if board.note:
+        parts.append(Text(board.note, style="yellow"))
+    return Group(*parts)
+
+
+class LiveView:
+    """Redraws the board in place while the run goes (a terminal on stdout or stderr)."""
+
+    def __init__(self, board: Board, console: Console, clock: Any) -> None:
+        self.board = board
+        self._clock = clock
+        self._start = clock()
+        self._live = Live(
+            console=console, refresh_per_second=4, transient=False, get_renderable=self._renderable
+        )
+
+    def _renderable(self) -> Any:
+        self.board.elapsed_s = self._clock() - self._start
+        return render_board(self.board)
+
+    def __call__(self, event: Event) -> None:
+        self.board.update(event)
+
+    def __enter__(self) -> LiveView:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.__exit__(None, None, None)
+
+
+class PlainView:
+    """One plain line per step and per phase; for CI logs and pipes."""
+
+    def __init__(self, board: Board, console: Console) -> None:
+        self.board = board
+        self.console = console
+
+    def __call__(self, event: Event) -> None:
+        self.board.update(event)
+        if isinstance(event, StepDone):
+            u = event.usage
+            best = self.board.rows.get(event.best_id)
+            text = shorten(best.text, 60) if best else ""
+            label = f"step {event.step}/{self.board.steps}" if event.step else "seeds"
+            self.console.print(
+                f"{label}: best {event.best_score * 100:.1f} "
+                f"mean {event.mean_score * 100:.1f} new {event.new_candidates}/{event.proposed} "
+                f"calls {u.calls} tokens {u.tokens} cost {format_cost(u)} "
+                f"{event.elapsed_s:.0f}s | {text}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        elif isinstance(event, PhaseStarted) and event.phase in ("validation", "test"):
+            self.console.print(
+                f"{event.phase}: scoring finalists ({event.total_calls} calls)",
+                markup=False,
+                highlight=False,
+            )
+        elif isinstance(event, BudgetStop):
+            self.console.print(f"budget reached: {event.reason}", markup=False, highlight=False)
+
+    def __enter__(self) -> PlainView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None

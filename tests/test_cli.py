@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from opro_cli.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_help_lists_commands() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in ("run", "validate", "doctor"):
+        assert command in result.output
+
+
+def test_validate_ok(parity_project) -> None:
+    result = invoke("validate", str(parity_project()))
+    assert result.exit_code == 0, result.output
+    assert "ok" in result.output
+    assert "20 train / 10 val / 10 test" in result.output
+
+
+def test_validate_bad_spec_exits_2_with_one_short_message(parity_project, tmp_path: Path) -> None:
+    spec = parity_project(budget={"stepz": 3})
+    result = invoke("validate", str(spec))
+    assert result.exit_code == 2
+    assert "budget.stepz: unknown key" in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.splitlines()) <= 10
+
+
+def test_missing_dataset_exits_2(parity_project, tmp_path: Path) -> None:
+    spec = parity_project(dataset={"path": "nope.jsonl"})
+    result = invoke("run", str(spec))
+    assert result.exit_code == 2
+    assert "nope.jsonl: dataset file not found" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_run_plain_progress_and_summary(parity_project, tmp_path: Path) -> None:
+    result = invoke("run", str(parity_project()), "--runs-dir", str(tmp_path / "runs"))
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "planned model calls (at most): 269" in out
+    assert "seeds: best 0.0" in out
+    assert "step 3/3: best 100.0" in out
+    assert "Label the parity carefully in one word." in out
+    assert "run directory:" in out
+
+
+def test_run_quiet_prints_only_the_summary(parity_project, tmp_path: Path) -> None:
+    result = invoke("run", str(parity_project()), "--quiet")
+    assert result.exit_code == 0
+    assert "step 1/3" not in result.output
+    assert "best prompt" in result.output
+
+
+def test_run_json_prints_only_json_on_stdout(parity_project) -> None:
+    result = CliRunner().invoke(app, ["run", str(parity_project()), "--json"])
+    assert result.exit_code == 0
+    summary = json.loads(result.stdout)
+    assert summary["best"]["text"] == "Label the parity carefully in one word."
+    assert Path(summary["run_dir"]).is_dir()
+
+
+def test_dry_run_calls_nothing_and_writes_nothing(parity_project, tmp_path: Path) -> None:
+    result = invoke("run", str(parity_project()), "--dry-run")
+    assert result.exit_code == 0
+    assert "planned model calls" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_gates_exit_1_with_the_reason(parity_project) -> None:
+    spec = str(parity_project(budget={"steps": 0}))
+    result = invoke("run", spec, "--quiet", "--fail-under", "0.9")
+    assert result.exit_code == 1
+    assert "--fail-under: winner's test score 0.000 < 0.900" in result.output
+    result = invoke("run", spec, "--quiet", "--min-improvement", "0.1")
+    assert result.exit_code == 1
+    assert "--min-improvement" in result.output
+    assert invoke("run", str(parity_project()), "--quiet", "--fail-under", "0.9").exit_code == 0
+
+
+def test_provider_auth_error_exits_3_and_marks_run_failed(parity_project, tmp_path: Path) -> None:
+    from opro_cli.errors import AuthenticationError
+    from opro_cli.models import fake
+
+    def denied(messages, params):
+        raise AuthenticationError("invalid api key")
+
+    fake.register_script("denied-cli", denied)
+    result = invoke("run", str(parity_project(scorer={"model": "fake/denied-cli"})))
+    assert result.exit_code == 3
+    assert "invalid api key" in result.output
+    assert "marked failed" in result.output
+    (run,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run / "manifest.json").read_text())["status"] == "failed"
+
+
+def test_step_summary_is_appended_for_github(parity_project, tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
+    assert invoke("run", str(parity_project()), "--quiet").exit_code == 0
+    text = target.read_text()
+    assert "| best | 100.0 | 100.0 | 100.0 |" in text
+    assert "Label the parity carefully in one word." in text
