@@ -2,6 +2,7 @@
 
     OproError                       anything opro expects and can explain (exit code on the class)
     ├── InputError                  bad user input: exit 2
+    │   ├── UsageError              a wrong combination of command-line arguments
     │   ├── SpecError               the YAML run spec (file, field, line)
     │   ├── DatasetError            the dataset file, its columns or its splits
     │   ├── MetricError             a metric that cannot be loaded or returns nonsense
@@ -19,6 +20,7 @@
     │       ├── AuthenticationError
     │       ├── ModelNotFoundError
     │       ├── LocalModelMissingError
+    │       ├── QuotaExceededError     out of credit (a 429 that waiting does not fix)
     │       └── ProviderUnavailableError  every call keeps failing (server down, wrong api_base)
     ├── GateError                   a CI gate (--fail-under, --min-improvement) was not met: exit 1
     └── RunInterrupted              Ctrl-C: exit 130
@@ -48,6 +50,10 @@ class OproError(Exception):
 
 class InputError(OproError):
     exit_code = 2
+
+
+class UsageError(InputError):
+    pass
 
 
 class SpecError(InputError):
@@ -127,6 +133,10 @@ class ModelNotFoundError(SystemicModelError):
 
 
 class LocalModelMissingError(SystemicModelError):
+    pass
+
+
+class QuotaExceededError(SystemicModelError):
     pass
 
 

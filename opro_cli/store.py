@@ -129,6 +129,22 @@ class RunStore:
         store._write_manifest()
         return store
 
+    @classmethod
+    def reopen(cls, path: Path) -> RunStore:
+        """Continue an unfinished run: evaluations are kept and appended to; the files derived
+        from them (candidates, steps, meta-prompts) are written again as the run replays."""
+        manifest = read_manifest(path)
+        for name in ("candidates", "steps", "meta_prompts"):
+            (path / f"{name}.jsonl").write_text("", encoding="utf-8")
+        _repair_last_line(path / "evaluations.jsonl")
+        manifest["status"] = "running"
+        manifest["reason"] = None
+        manifest["ended_at"] = None
+        manifest.setdefault("resumed_at", []).append(utc_now().isoformat())
+        store = cls(path, manifest)
+        store._write_manifest()
+        return store
+
     # -- events -------------------------------------------------------------------------------
 
     def __call__(self, event: Event) -> None:
@@ -147,6 +163,7 @@ class RunStore:
                     "cost_usd": e.cost_usd,
                     "latency_s": round(e.latency_s, 4),
                     "retries": e.retries,
+                    "cached": e.cached,
                     "error": e.error,
                 },
             )
@@ -228,3 +245,51 @@ class RunStore:
 
     def _write_manifest(self) -> None:
         atomic_write(self.path / "manifest.json", _json(self.manifest) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    file = path / "manifest.json"
+    if not file.is_file():
+        raise RunDirError(f"{path}: not a run directory (no manifest.json)")
+    try:
+        manifest: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{file}: unreadable manifest ({exc})") from None
+    return manifest
+
+
+def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every well-formed line of a JSONL file, and a warning (file:line) for each bad one."""
+    records: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    if not path.is_file():
+        return records, warnings
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                warnings.append(f"{path}:{number}: corrupt line skipped")
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+            else:
+                warnings.append(f"{path}:{number}: not a JSON object, skipped")
+    return records, warnings
+
+
+def _repair_last_line(path: Path) -> None:
+    """Drop a half-written last line (a crash in the middle of a write) so appends stay valid."""
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n") + 1
+        with path.open("r+b") as handle:
+            handle.truncate(cut)

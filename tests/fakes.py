@@ -51,3 +51,11 @@ def parity_rows(n: int) -> list[dict[str, str]]:
         {"id": f"e{i:03d}", "text": f"item {i}", "label": "even" if i % 2 == 0 else "odd"}
         for i in range(n)
     ]
+
+
+def slow_parity_scorer(messages: list[dict[str, str]], params: dict[str, Any]) -> str:
+    """The parity scorer, a little slower, so a test can kill a run in the middle."""
+    import time
+
+    time.sleep(0.01)
+    return parity_scorer(messages, params)

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
 from opro_cli.cli.errors import report_errors
-from opro_cli.errors import GateError
+from opro_cli.errors import GateError, UsageError
+
+if TYPE_CHECKING:
+    from opro_cli.app import Prepared
+    from opro_cli.core.optimizer import Prior
+    from opro_cli.models.base import ModelClient
 
 
 @report_errors
 def run_command(
     ctx: typer.Context,
-    spec: Path = typer.Argument(..., help="The YAML run spec."),
+    spec: Path | None = typer.Argument(None, help="The YAML run spec."),
+    resume: Path | None = typer.Option(
+        None, "--resume", help="Continue an interrupted or crashed run from its directory."
+    ),
     runs_dir: Path = typer.Option(
         Path("runs"), "--runs-dir", help="Where run directories are created."
     ),
@@ -28,6 +38,9 @@ def run_command(
     ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Check the spec and print the planned calls; call no model."
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Neither read nor write the response cache."
     ),
     fail_under: float | None = typer.Option(
         None, "--fail-under", help="Exit 1 if the winner's test score (0-1) is below this."
@@ -40,50 +53,119 @@ def run_command(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
     """Run the OPRO loop described by SPEC and write a run directory under --runs-dir."""
-    from opro_cli.app import execute, planned_calls, prepare
-    from opro_cli.models.litellm_client import LiteLLMClient
+    from opro_cli.app import prepare, prepare_resume
+
+    if (spec is None) == (resume is None):
+        raise UsageError("give either a run spec or --resume RUN_DIR (not both)")
+    if resume is not None:
+        prepared, prior = prepare_resume(resume)
+    else:
+        assert spec is not None
+        prepared, prior = prepare(spec), None
+    options = RunOptions(quiet, json_out, dry_run, no_cache, fail_under, min_improvement)
+    run_prepared(prepared, options, runs_dir=runs_dir, resume_dir=resume, prior=prior)
+
+
+@report_errors
+def resume_command(
+    ctx: typer.Context,
+    run_dir: Path = typer.Argument(..., help="The directory of an unfinished run."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final summary."),
+    json_out: bool = typer.Option(
+        False, "--json", help="Print the summary as JSON on stdout; progress goes to stderr."
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Neither read nor write the response cache."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    """Continue an interrupted or crashed run; calls already made are not made again."""
+    from opro_cli.app import prepare_resume
+
+    prepared, prior = prepare_resume(run_dir)
+    options = RunOptions(quiet, json_out, False, no_cache, None, None)
+    run_prepared(prepared, options, runs_dir=run_dir.parent, resume_dir=run_dir, prior=prior)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    quiet: bool
+    json_out: bool
+    dry_run: bool
+    no_cache: bool
+    fail_under: float | None
+    min_improvement: float | None
+
+
+def run_prepared(
+    prepared: Prepared,
+    options: RunOptions,
+    *,
+    runs_dir: Path,
+    resume_dir: Path | None,
+    prior: Prior | None,
+) -> None:
+    from opro_cli.app import execute, planned_calls
     from opro_cli.ui.leaderboard import Board, LiveView, PlainView
     from opro_cli.ui.summary import render_summary
 
     out = Console(highlight=False)
-    progress = Console(stderr=json_out, highlight=False, soft_wrap=True)
-    prepared = prepare(spec)
+    progress = Console(stderr=options.json_out, highlight=False, soft_wrap=True)
     plan = planned_calls(prepared)
     s = prepared.spec
-    if not quiet:
+    if not options.quiet:
+        what = f"resuming {resume_dir}" if resume_dir else f"opro run {s.name}"
         progress.print(
-            f"opro run {s.name}: {len(prepared.splits.train)} train / "
+            f"{what}: {len(prepared.splits.train)} train / "
             f"{len(prepared.splits.val)} val / {len(prepared.splits.test)} test examples\n"
             f"planned model calls (at most): {sum(plan.values())} "
             f"({', '.join(f'{k} {v}' for k, v in plan.items())}); "
             f"cost: {_planned_cost(s.scorer.model, s.optimizer.model)}",
             markup=False,
         )
-    if dry_run:
+    if options.dry_run:
         return
 
     board = Board(name=s.name, steps=s.budget.steps)
     view: Any
-    if quiet:
-        view = None
+    if options.quiet:
+        view = contextlib.nullcontext()
+        listeners = []
     elif progress.is_terminal:
         view = LiveView(board, progress, time.monotonic)
+        listeners = [view]
     else:
         view = PlainView(board, progress)
-    client = LiteLLMClient(s.concurrency)
-    if view is None:
-        finished = execute(prepared, runs_dir=runs_dir, client=client)
-    else:
-        with view:
-            finished = execute(prepared, runs_dir=runs_dir, client=client, listeners=[view])
+        listeners = [view]
+    client = _client(s.concurrency, options.no_cache)
+    with view:
+        finished = execute(
+            prepared,
+            runs_dir=runs_dir,
+            resume_dir=resume_dir,
+            prior=prior,
+            client=client,
+            listeners=listeners,
+        )
     summary = finished.summary
 
-    if json_out:
+    if options.json_out:
         typer.echo(json.dumps(summary, indent=2))
     else:
         out.print(render_summary(summary))
     _append_step_summary(summary)
-    _check_gates(summary, fail_under, min_improvement)
+    _check_gates(summary, options.fail_under, options.min_improvement)
+
+
+def _client(concurrency: int, no_cache: bool) -> ModelClient:
+    from opro_cli.cache import ResponseCache, cache_dir
+    from opro_cli.models.cached import CachedClient
+    from opro_cli.models.litellm_client import LiteLLMClient
+
+    client = LiteLLMClient(concurrency)
+    if no_cache:
+        return client
+    return CachedClient(client, ResponseCache(cache_dir()))
 
 
 def _planned_cost(*models: str) -> str:

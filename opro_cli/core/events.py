@@ -28,13 +28,15 @@ class Evaluation:
     latency_s: float = 0.0
     retries: int = 0
     error: str | None = None
+    cached: bool = False
 
 
 @dataclass(frozen=True)
 class Usage:
     """Running totals of model use. ``unknown_cost_calls`` counts calls without a known price."""
 
-    calls: int = 0
+    calls: int = 0  # calls that reached a model (cache hits are not calls)
+    cache_hits: int = 0
     failed_calls: int = 0
     retries: int = 0
     prompt_tokens: int = 0
@@ -54,6 +56,7 @@ class Usage:
     def to_dict(self) -> dict[str, Any]:
         return {
             "calls": self.calls,
+            "cache_hits": self.cache_hits,
             "failed_calls": self.failed_calls,
             "retries": self.retries,
             "prompt_tokens": self.prompt_tokens,

@@ -11,7 +11,7 @@ import hashlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TypeVar
 
 from opro_cli.core.events import (
@@ -33,7 +33,7 @@ from opro_cli.core.parse import candidate_id, extract_instruction, normalize
 from opro_cli.core.stats import Difference, mean, paired_bootstrap
 from opro_cli.data import Example, Splits
 from opro_cli.errors import ModelError, SystemicModelError
-from opro_cli.models.base import CallParams, Completion, ModelClient
+from opro_cli.models.base import CallParams, ModelClient
 from opro_cli.spec import RunSpec
 
 Metric = Callable[[str, str, Sequence[str] | None], float]
@@ -45,7 +45,7 @@ class Prior:
     """What an interrupted run already did, so a resumed run does not call again."""
 
     evaluations: Mapping[tuple[str, str, str], Evaluation] = field(default_factory=dict)
-    samples: Mapping[tuple[int, int], str] = field(default_factory=dict)
+    samples: Mapping[tuple[int, int], Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -192,21 +192,20 @@ class Optimizer:
             max_instruction_chars=opt.max_instruction_chars,
         )
         self._emit(PhaseStarted("step", step, opt.candidates_per_step * (1 + len(train))))
-        outputs = await gather_all(
+        records = await gather_all(
             self._sample(meta, step, i) for i in range(opt.candidates_per_step)
         )
         fresh: list[Candidate] = []
         samples = []
-        for index, output in enumerate(outputs):
+        for index, record in enumerate(records):
+            output = record.get("output")
             text = extract_instruction(output) if output is not None else None
             status = self._admit(text)
-            samples.append(
-                {"index": index, "output": output, "instruction": text, "status": status}
-            )
+            samples.append({"index": index, **record, "instruction": text, "status": status})
             if status == "accepted" and text is not None:
                 fresh.append(Candidate(candidate_id(text), text, step, "optimizer"))
         self._emit(MetaPromptBuilt(step, meta, tuple(e.id for e in exemplars), tuple(samples)))
-        return len(outputs), fresh
+        return len(records), fresh
 
     def _admit(self, text: str | None) -> str:
         if text is None:
@@ -219,21 +218,31 @@ class Optimizer:
         self._seen.add(key)
         return "accepted"
 
-    async def _sample(self, meta: str, step: int, index: int) -> str | None:
+    async def _sample(self, meta: str, step: int, index: int) -> dict[str, Any]:
+        """One optimizer answer as a record: output (None on failure), usage, cached."""
         if (step, index) in self.prior.samples:
-            return self.prior.samples[(step, index)]
+            record = dict(self.prior.samples[(step, index)])
+            self._account_record(record)
+            return record
         params = replace(self.optimizer_params, seed=derive_seed(self.spec.seed, step, index))
         try:
             completion = await self.client.complete([{"role": "user", "content": meta}], params)
         except SystemicModelError:
             raise
-        except ModelError:
-            self._account(None, failed=True)
-            self._emit(OptimizerCallDone(step, self.usage))
-            return None
-        self._account(completion)
+        except ModelError as exc:
+            record = {"output": None, "error": f"{type(exc).__name__}: {exc}", "failed": True}
+        else:
+            record = {
+                "output": completion.text,
+                "prompt_tokens": completion.prompt_tokens,
+                "completion_tokens": completion.completion_tokens,
+                "cost_usd": completion.cost_usd,
+                "retries": completion.retries,
+                "cached": completion.cached,
+            }
+        self._account_record(record)
         self._emit(OptimizerCallDone(step, self.usage))
-        return completion.text
+        return record
 
     async def _score_all(self, candidates: Sequence[Candidate], split: str) -> None:
         examples = self.splits.get(split)
@@ -251,7 +260,9 @@ class Optimizer:
     async def _evaluate(self, candidate: Candidate, split: str, example: Example) -> Evaluation:
         key = (candidate.id, split, example.id)
         if key in self.prior.evaluations:
-            return self.prior.evaluations[key]
+            evaluation = self.prior.evaluations[key]
+            self._account_record(asdict(evaluation) | {"failed": evaluation.error is not None})
+            return evaluation
         messages = scorer_messages(
             candidate.text, example.input, self.spec.scorer.instruction_position
         )
@@ -261,7 +272,6 @@ class Optimizer:
         except SystemicModelError:
             raise
         except ModelError as exc:
-            self._account(None, failed=True)
             evaluation = Evaluation(
                 candidate.id,
                 split,
@@ -272,7 +282,6 @@ class Optimizer:
                 error=f"{type(exc).__name__}: {exc}",
             )
         else:
-            self._account(completion)
             score = self.metric(completion.text, example.target, example.options)
             evaluation = Evaluation(
                 candidate.id,
@@ -285,7 +294,9 @@ class Optimizer:
                 cost_usd=completion.cost_usd,
                 latency_s=completion.latency_s,
                 retries=completion.retries,
+                cached=completion.cached,
             )
+        self._account_record(asdict(evaluation) | {"failed": evaluation.error is not None})
         self._emit(EvaluationDone(evaluation, self.usage))
         return evaluation
 
@@ -371,20 +382,24 @@ class Optimizer:
                 return f"max_minutes {budget.max_minutes:g}: {elapsed / 60:.1f} min used"
         return None
 
-    def _account(self, completion: Completion | None, *, failed: bool = False) -> None:
+    def _account_record(self, record: Mapping[str, Any]) -> None:
+        """Add one call (an evaluation or optimizer sample, as a record) to the usage totals."""
         u = self.usage
-        if completion is None:
-            self.usage = replace(u, calls=u.calls + 1, failed_calls=u.failed_calls + failed)
+        if record.get("cached"):
+            self.usage = replace(u, cache_hits=u.cache_hits + 1)
             return
-        unknown = completion.cost_usd is None
+        if record.get("failed"):
+            self.usage = replace(u, calls=u.calls + 1, failed_calls=u.failed_calls + 1)
+            return
+        cost = record.get("cost_usd")
         self.usage = replace(
             u,
             calls=u.calls + 1,
-            retries=u.retries + completion.retries,
-            prompt_tokens=u.prompt_tokens + completion.prompt_tokens,
-            completion_tokens=u.completion_tokens + completion.completion_tokens,
-            known_cost_usd=u.known_cost_usd + (completion.cost_usd or 0.0),
-            unknown_cost_calls=u.unknown_cost_calls + unknown,
+            retries=u.retries + int(record.get("retries") or 0),
+            prompt_tokens=u.prompt_tokens + int(record.get("prompt_tokens") or 0),
+            completion_tokens=u.completion_tokens + int(record.get("completion_tokens") or 0),
+            known_cost_usd=u.known_cost_usd + (cost or 0.0),
+            unknown_cost_calls=u.unknown_cost_calls + (cost is None),
         )
 
     def _emit_step(self, step: int, new: int, proposed: int) -> None:

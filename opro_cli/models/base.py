@@ -37,6 +37,7 @@ class Completion:
     cost_usd: float | None = None  # None: the price is unknown (never reported as zero)
     latency_s: float = 0.0
     retries: int = 0
+    cached: bool = False  # served from opro's response cache: no call was made
 
     @property
     def total_tokens(self) -> int:

@@ -26,6 +26,7 @@ from opro_cli.errors import (
     ModelTimeoutError,
     OproError,
     ProviderUnavailableError,
+    QuotaExceededError,
     RateLimitError,
     ServerError,
     TransientModelError,
@@ -70,7 +71,7 @@ class LiteLLMClient:
         rng: random.Random | None = None,
     ) -> None:
         self._concurrency = concurrency
-        self._semaphore: asyncio.Semaphore | None = None
+        self._semaphores: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         self._sleep = sleep
         self._clock = clock
         self._backoff_base_s = backoff_base_s
@@ -81,12 +82,14 @@ class LiteLLMClient:
     async def complete(self, messages: Sequence[Message], params: CallParams) -> Completion:
         litellm = import_litellm()
         self._check_ready(params.model)
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self._concurrency)
+        loop = asyncio.get_running_loop()
+        if loop not in self._semaphores:  # a semaphore belongs to one event loop
+            self._semaphores = {loop: asyncio.Semaphore(self._concurrency)}
+        semaphore = self._semaphores[loop]
         kwargs = _call_kwargs(messages, params)
         attempt = 0
         while True:
-            async with self._semaphore:
+            async with semaphore:
                 started = self._clock()
                 try:
                     response = await asyncio.wait_for(
@@ -226,6 +229,10 @@ def map_exception(exc: BaseException, model: str) -> ModelError:
     if "NotFoundError" in names or status == 404:
         return ModelNotFoundError(
             where, status_code=status, hint="check the model name and api_base in the spec"
+        )
+    if "insufficient_quota" in lower or "exceeded your current quota" in lower:
+        return QuotaExceededError(
+            where, status_code=status, hint="add credit or raise the quota with the provider"
         )
     if "RateLimitError" in names or status == 429:
         return RateLimitError(where, status_code=status, retry_after_s=retry_after)

@@ -46,7 +46,8 @@ def render_summary(summary: dict[str, Any]) -> Any:
     lines.append(
         Text(
             f"{summary['steps_completed']} steps, {summary['candidates']} candidates, "
-            f"{u['calls']} calls ({u['failed_calls']} failed, {u['retries']} retries), "
+            f"{u['calls']} calls ({u['failed_calls']} failed, {u['retries']} retries, "
+            f"{u.get('cache_hits', 0)} answered from cache), "
             f"{u['tokens']} tokens, cost {cost}, {summary.get('duration_s', 0):.1f}s"
         )
     )

@@ -1,0 +1,319 @@
+"""A tiny scripted server speaking the OpenAI chat completions API, for tests (stdlib only).
+
+    with OpenAIServer() as server:
+        server.enqueue(rate_limited(retry_after="2"), ok("hello"))
+        ...  # call f"{server.base_url}" (it ends in /v1)
+        assert len(server.requests) == 2
+
+Each POST to ``/v1/chat/completions`` (or ``/chat/completions``) takes the next behaviour from the
+queue, or ``server.default`` once the queue is empty. Every request is recorded (path, JSON body,
+headers) before it is answered, and the server tracks how many requests were in flight at once.
+It listens on 127.0.0.1, port 0, in a background thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
+MAX_DELAY_S = 10.0  # a slow behaviour never holds a request longer than this
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """How the server answers one request."""
+
+    kind: str  # "ok", "status", "drop" or "malformed"
+    text: str = ""
+    status: int = 200
+    body: Any = None  # a JSON-able value, or str/bytes sent as they are
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    prompt_tokens: int = 7
+    completion_tokens: int | None = None  # None: the number of words in ``text``
+
+
+def ok(text: str, *, prompt_tokens: int = 7, completion_tokens: int | None = None) -> Behaviour:
+    return Behaviour(
+        "ok", text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+    )
+
+
+def status(code: int, body: Any = None, headers: Mapping[str, str] | None = None) -> Behaviour:
+    return Behaviour("status", status=code, body=body, headers=dict(headers or {}))
+
+
+def error_body(message: str, type_: str, code: str | None, param: str | None = None) -> Any:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def rate_limited(retry_after: str | None = None) -> Behaviour:
+    headers = {"retry-after": retry_after} if retry_after is not None else {}
+    body = error_body(
+        "Rate limit reached for test-model on requests per min (RPM): Limit 3, Used 3.",
+        "requests",
+        "rate_limit_exceeded",
+    )
+    return status(429, body, headers)
+
+
+def server_error(code: int = 500) -> Behaviour:
+    body = error_body(
+        "The server had an error while processing your request.", "server_error", None
+    )
+    return status(code, body)
+
+
+def unauthorized(*, echo_key: bool = True) -> Behaviour:
+    """A 401; with ``echo_key`` the message repeats the bearer token in full, as a careless
+    proxy might (OpenAI itself shows part of it), so tests can check that it is redacted."""
+    message = "Incorrect API key provided"
+    if echo_key:
+        message += ": {api_key}. You can find your API key at https://platform.openai.com."
+    return status(401, error_body(message, "invalid_request_error", "invalid_api_key"))
+
+
+def model_not_found(model: str = "test-model") -> Behaviour:
+    message = f"The model `{model}` does not exist or you do not have access to it."
+    return status(404, error_body(message, "invalid_request_error", "model_not_found"))
+
+
+def context_length_exceeded() -> Behaviour:
+    message = (
+        "This model's maximum context length is 8192 tokens. However, your messages resulted in "
+        "9000 tokens. Please reduce the length of the messages."
+    )
+    return status(
+        400, error_body(message, "invalid_request_error", "context_length_exceeded", "messages")
+    )
+
+
+def slow(seconds: float, then: Behaviour | None = None) -> Behaviour:
+    """Wait ``seconds`` (at most ``MAX_DELAY_S``, cut short by ``stop()``), then answer."""
+    inner = then if then is not None else ok("slow answer")
+    return Behaviour(
+        inner.kind,
+        text=inner.text,
+        status=inner.status,
+        body=inner.body,
+        headers=inner.headers,
+        delay_s=min(max(seconds, 0.0), MAX_DELAY_S),
+        prompt_tokens=inner.prompt_tokens,
+        completion_tokens=inner.completion_tokens,
+    )
+
+
+def drop() -> Behaviour:
+    """Close the connection without sending any response."""
+    return Behaviour("drop")
+
+
+def malformed() -> Behaviour:
+    """A 200 whose JSON body is cut off half-way."""
+    return Behaviour("malformed", body='{"id": "chatcmpl-broken", "object": "chat.comp')
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    path: str
+    body: Any  # the parsed JSON body, or None when it was not JSON
+    headers: dict[str, str]  # names in lower case
+
+
+class OpenAIServer:
+    """Scripted OpenAI-compatible server; use as a context manager or call start()/stop()."""
+
+    def __init__(self, default: Behaviour | None = None) -> None:
+        self.default = default if default is not None else ok("default answer")
+        self.requests: list[RecordedRequest] = []
+        self.max_in_flight = 0
+        self._queue: deque[Behaviour] = deque()
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- script ---------------------------------------------------------------------------
+
+    def enqueue(self, *behaviours: Behaviour) -> None:
+        with self._lock:
+            self._queue.extend(behaviours)
+
+    def enqueue_many(self, behaviours: Iterable[Behaviour]) -> None:
+        self.enqueue(*behaviours)
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("the server is not started")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> OpenAIServer:
+        if self._httpd is not None:
+            return self
+        self._stopping.clear()
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        httpd.daemon_threads = True
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # cut short any slow answer still waiting
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> OpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- used by the handler --------------------------------------------------------------
+
+    def _begin(self, request: RecordedRequest) -> Behaviour:
+        with self._lock:
+            self.requests.append(request)
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+            return self._queue.popleft() if self._queue else self.default
+
+    def _end(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+
+def _completion_json(behaviour: Behaviour, model: str) -> dict[str, Any]:
+    completion_tokens = (
+        behaviour.completion_tokens
+        if behaviour.completion_tokens is not None
+        else len(behaviour.text.split())
+    )
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": behaviour.text},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": behaviour.prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": behaviour.prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def _make_handler(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass  # keep test output quiet
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = None
+            path = self.path.split("?", 1)[0]
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            if path not in CHAT_PATHS:
+                self._send(404, {"error": {"message": f"no route {path}", "type": "not_found"}})
+                return
+            behaviour = server._begin(RecordedRequest(path, body, headers))
+            self._counted = True
+            try:
+                self._answer(behaviour, body if isinstance(body, dict) else {}, headers)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up (a timeout): nothing to do
+            finally:
+                self._finish()
+
+        def _finish(self) -> None:
+            """Leave the in-flight count *before* answering, so that a client which sends its
+            next request as soon as it has this answer is never counted twice."""
+            if getattr(self, "_counted", False):
+                self._counted = False
+                server._end()
+
+        def _answer(
+            self, behaviour: Behaviour, body: dict[str, Any], headers: dict[str, str]
+        ) -> None:
+            if behaviour.delay_s and server._stopping.wait(behaviour.delay_s):
+                self._drop()
+                return
+            if behaviour.kind == "drop":
+                self._drop()
+            elif behaviour.kind == "malformed":
+                self._send(200, behaviour.body)
+            elif behaviour.kind == "status":
+                payload = behaviour.body
+                if isinstance(payload, dict):
+                    key = headers.get("authorization", "").removeprefix("Bearer ").strip()
+                    payload = json.loads(json.dumps(payload).replace("{api_key}", key))
+                self._send(behaviour.status, payload, behaviour.headers)
+            else:
+                self._send(200, _completion_json(behaviour, str(body.get("model", ""))))
+
+        def _drop(self) -> None:
+            self._finish()
+            self.close_connection = True
+            with contextlib.suppress(OSError):  # the client may already be gone
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+        def _send(self, code: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
+            if isinstance(payload, bytes):
+                data = payload
+            elif isinstance(payload, str):
+                data = payload.encode()
+            else:
+                data = json.dumps(payload if payload is not None else {}).encode()
+            self._finish()
+            self.send_response(code)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+
+    return Handler
