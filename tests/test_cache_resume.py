@@ -11,11 +11,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import fakes
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-import fakes
 from opro_cli.app import execute, prepare, prepare_resume
 from opro_cli.cache import ResponseCache, cache_key, is_cacheable
 from opro_cli.cli import app
