@@ -275,3 +275,44 @@ def test_sigkill_then_resume_gives_the_same_summary(tmp_path: Path) -> None:
     assert fresh.returncode == 0, fresh.stderr
     a, b = json.loads(resumed.stdout), json.loads(fresh.stdout)
     assert stable(a) == stable(b)
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_prints_the_resume_command(tmp_path: Path) -> None:
+    rows = fakes.parity_rows(40)
+    (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from conftest import parity_spec
+
+    spec = parity_spec(
+        scorer={"model": "fake/fakes:slow_parity_scorer"},
+        optimizer={"model": "fake/fakes:proposer"},
+        concurrency=2,
+    )
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "opro_cli", "run", "spec.yaml", "--no-cache"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    runs = tmp_path / "runs"
+    try:
+        while process.poll() is None:
+            found = list(runs.glob("*/evaluations.jsonl")) if runs.exists() else []
+            if found and len(found[0].read_text().splitlines()) >= 30:
+                break
+            threading.Event().wait(0.02)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    (run,) = runs.iterdir()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert f"opro resume {run.relative_to(tmp_path)}" in err
+    assert "Traceback" not in err
+    for line in (run / "evaluations.jsonl").read_text().splitlines():
+        json.loads(line)  # every line written is whole

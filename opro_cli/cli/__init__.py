@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from opro_cli import __version__
-from opro_cli.cli import cache, doctor, run, validate
+from opro_cli.cli import cache, doctor, export, run, validate
 
 app = typer.Typer(
     name="opro",
@@ -40,6 +40,7 @@ def _root(
 app.command("run")(run.run_command)
 app.command("resume")(run.resume_command)
 app.command("validate")(validate.validate_command)
+app.command("export")(export.export_command)
 app.command("doctor")(doctor.doctor_command)
 app.add_typer(cache.app, name="cache")
 

@@ -1,0 +1,178 @@
+"""Export a run's winning prompt: plain text, JSON or YAML with provenance, or a promptfoo config
+whose tests are the run's test split (so the prompt keeps being checked after opro is done)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from opro_cli.errors import RunDirError
+from opro_cli.secrets import redact
+from opro_cli.spec import RunSpec, parse_spec
+from opro_cli.store import read_manifest
+
+FORMATS = ("txt", "json", "yaml", "promptfoo")
+
+
+def load_finished_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], RunSpec]:
+    """manifest, summary and spec of a run that has a winner."""
+    manifest = read_manifest(run_dir)
+    summary_file = run_dir / "summary.json"
+    if not summary_file.is_file():
+        raise RunDirError(
+            f"{run_dir}: the run has no winner yet (status {manifest.get('status')})",
+            hint=f"finish it first: opro resume {run_dir}",
+        )
+    summary: dict[str, Any] = json.loads(summary_file.read_text(encoding="utf-8"))
+    config = run_dir / "config.yaml"
+    spec = parse_spec(config.read_text(encoding="utf-8"), source=str(config))
+    return manifest, summary, spec
+
+
+def prompt_record(manifest: dict[str, Any], summary: dict[str, Any], spec: RunSpec) -> dict:
+    best = summary["best"]
+    return {
+        "prompt": best["text"],
+        "id": best["id"],
+        "instruction_position": spec.scorer.instruction_position,
+        "scores": {split: best[split] for split in ("train", "val", "test")},
+        "seed_prompt": {
+            "text": summary["best_seed"]["text"],
+            "scores": {split: summary["best_seed"][split] for split in ("train", "val", "test")},
+        },
+        "improvement": summary.get("improvement"),
+        "provenance": {
+            "run": manifest["name"],
+            "run_dir": summary.get("run_dir"),
+            "status": manifest["status"],
+            "started_at": manifest["started_at"],
+            "ended_at": manifest.get("ended_at"),
+            "opro_version": manifest.get("opro_version"),
+            "litellm_version": manifest.get("litellm_version"),
+            "scorer": spec.scorer.model,
+            "optimizer": spec.optimizer.model,
+            "metric": spec.metric.name,
+            "dataset": manifest["dataset"].get("path"),
+            "dataset_sha256": manifest["dataset"].get("sha256"),
+            "seed": manifest.get("seed"),
+        },
+    }
+
+
+def promptfoo_prompt(instruction: str, position: str) -> str:
+    """The winning prompt in promptfoo's form, with the example as ``{{input}}``."""
+    if position == "system":
+        return json.dumps(
+            [
+                {"role": "system", "content": instruction},
+                {"role": "user", "content": "{{input}}"},
+            ]
+        )
+    if position == "q_begin":
+        return f"{instruction}\n{{{{input}}}}"
+    if position == "q_end":
+        return f"{{{{input}}}}\n{instruction}"
+    return f"Q: {{{{input}}}}\nA: {instruction}"
+
+
+def promptfoo_provider(model: str) -> str:
+    """litellm's ``provider/model`` in promptfoo's ``provider:model`` form (best effort)."""
+    provider, _, name = model.partition("/")
+    if provider in ("openai", "anthropic", "ollama", "groq", "mistral", "deepseek"):
+        return f"{provider}:{name}" if provider != "anthropic" else f"anthropic:messages:{name}"
+    if provider == "gemini":
+        return f"google:{name}"
+    return model
+
+
+def promptfoo_assertion(spec: RunSpec, target: str) -> dict[str, Any]:
+    metric = spec.metric
+    quoted = json.dumps(target)
+    if metric.name == "exact_match" and not metric.ignore_case:
+        return {"type": "equals", "value": target}
+    if metric.name == "exact_match":
+        return {
+            "type": "javascript",
+            "value": f"output.trim().toLowerCase() === {quoted}.trim().toLowerCase()",
+        }
+    if metric.name == "regex" and metric.pattern:
+        pattern = json.dumps(metric.pattern)
+        return {
+            "type": "javascript",
+            "value": (
+                f"const m = output.match(new RegExp({pattern})); "
+                f"return !!m && (m[1] ?? m[0]).trim().toLowerCase() === {quoted}.toLowerCase();"
+            ),
+        }
+    if metric.name == "numeric":
+        return {
+            "type": "javascript",
+            "value": (
+                "const n = (output.replace(/,/g, '').match(/-?\\d+(\\.\\d+)?/g) || []).pop(); "
+                f"return n !== undefined && Math.abs(parseFloat(n) - {float(target)!r}) "
+                f"<= {metric.tolerance!r};"
+            ),
+        }
+    return {"type": "icontains", "value": target}
+
+
+def promptfoo_config(
+    manifest: dict[str, Any], summary: dict[str, Any], spec: RunSpec
+) -> dict[str, Any]:
+    from opro_cli.data import load_splits
+
+    splits = load_splits(spec.dataset)
+    best = summary["best"]
+    note = (
+        ""
+        if spec.metric.name in ("exact_match", "regex", "numeric", "contains")
+        else (f" (the {spec.metric.name} metric is approximated by icontains)")
+    )
+    return {
+        "description": f"opro winner of run {manifest['name']}: regression tests from its "
+        f"test split{note}",
+        "prompts": [
+            {
+                "id": f"opro-{best['id']}",
+                "label": f"opro {manifest['name']}",
+                "raw": promptfoo_prompt(best["text"], spec.scorer.instruction_position),
+            }
+        ],
+        "providers": [
+            {
+                "id": promptfoo_provider(spec.scorer.model),
+                "config": {
+                    "temperature": spec.scorer.temperature,
+                    **({"max_tokens": spec.scorer.max_tokens} if spec.scorer.max_tokens else {}),
+                },
+            }
+        ],
+        "tests": [
+            {
+                "description": example.id,
+                "vars": {"input": example.input},
+                "assert": [promptfoo_assertion(spec, example.target)],
+            }
+            for example in splits.test
+        ],
+    }
+
+
+def export_run(run_dir: Path, fmt: str) -> str:
+    manifest, summary, spec = load_finished_run(run_dir)
+    if fmt == "txt":
+        text = summary["best"]["text"] + "\n"
+    elif fmt == "json":
+        text = json.dumps(prompt_record(manifest, summary, spec), indent=2) + "\n"
+    elif fmt == "yaml":
+        text = yaml.safe_dump(
+            prompt_record(manifest, summary, spec), sort_keys=False, allow_unicode=True
+        )
+    else:
+        text = yaml.safe_dump(
+            promptfoo_config(manifest, summary, spec), sort_keys=False, allow_unicode=True
+        )
+    return redact(text)
