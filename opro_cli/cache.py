@@ -21,6 +21,7 @@ from typing import Any
 
 from opro_cli.errors import InputError
 from opro_cli.models.base import CallParams, Completion, Message
+from opro_cli.secrets import redact
 
 FILE_NAME = "responses.sqlite3"
 SCHEMA = """
@@ -90,7 +91,7 @@ class ResponseCache:
 
     def put(self, key: str, model: str, completion: Completion) -> None:
         record = asdict(completion)
-        record.update(latency_s=0.0, retries=0, cached=False)
+        record.update(text=redact(completion.text), latency_s=0.0, retries=0, cached=False)
         with self._lock:
             self._conn.execute(
                 "INSERT OR REPLACE INTO responses (key, model, completion, created_at) "

@@ -112,3 +112,11 @@ def test_step_summary_is_appended_for_github(parity_project, tmp_path: Path, mon
     text = target.read_text()
     assert "| best | 100.0 | 100.0 | 100.0 |" in text
     assert "Label the parity carefully in one word." in text
+
+
+def test_every_example_config_validates() -> None:
+    configs = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+    assert len(configs) >= 8
+    for config in configs:
+        result = invoke("validate", str(config))
+        assert result.exit_code == 0, f"{config}: {result.output}"

@@ -6,6 +6,8 @@ authentication error, 130 interrupted.
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from opro_cli import __version__
@@ -46,4 +48,17 @@ app.add_typer(cache.app, name="cache")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as exc:  # a bug in opro: a short message, the traceback only with --debug
+        if "--debug" in sys.argv:
+            raise
+        from opro_cli.cli.errors import stderr_console
+
+        stderr_console().print(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in opro. Run the same command with --debug for the traceback "
+            "and please report it.",
+            markup=False,
+        )
+        sys.exit(70)
