@@ -11,7 +11,7 @@ import sys
 import typer
 
 from opro_cli import __version__
-from opro_cli.cli import cache, doctor, export, run, validate
+from opro_cli.cli import cache, doctor, export, report, run, validate
 
 app = typer.Typer(
     name="opro",
@@ -44,6 +44,7 @@ app.command("resume")(run.resume_command)
 app.command("validate")(validate.validate_command)
 app.command("export")(export.export_command)
 app.command("doctor")(doctor.doctor_command)
+app.command("report")(report.report_command)
 app.add_typer(cache.app, name="cache")
 
 

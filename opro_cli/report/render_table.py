@@ -1,0 +1,267 @@
+"""The report as Rich renderables for the terminal (pure: returns renderables, prints nothing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich import box
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.measure import Measurement
+from rich.padding import Padding
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from opro_cli.report import text as fmt
+from opro_cli.report.compare import EXAMPLES_SHOWN, Report, RunView, display_ops
+
+STATUS_STYLE = {
+    "completed": "green",
+    "budget_exhausted": "yellow",
+    "running": "cyan",
+    "failed": "red",
+    "interrupted": "magenta",
+}
+PROMPT_WIDTH = 70
+
+
+def render_report(report: Report) -> Any:
+    if report.detailed:
+        return render_details(report)
+    return render_listing(report)
+
+
+def render_listing(report: Report) -> Any:
+    if not report.rows:
+        return Text(f"no runs in {report.runs_dir}")
+    return Listing(report)
+
+
+class Listing:
+    """The listing, laid out for the terminal's width: every column when it fits; else a
+    compact table whose first column stacks run, status and models (the run's folder name
+    starts with its UTC start time); else one short block per run."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        unbounded = options.update_width(10_000)
+        wide, compact = self.wide(), self.compact()
+        if Measurement.get(console, unbounded, wide).maximum <= options.max_width:
+            yield wide
+        elif Measurement.get(console, unbounded, compact).minimum <= options.max_width:
+            yield compact
+        else:
+            yield self.blocks()
+
+    def _table(self) -> Table:
+        # Left padding only: a column costs two characters, not three.
+        return Table(
+            title=f"opro runs in {self.report.runs_dir} (newest first)",
+            title_justify="left",
+            caption="details: opro report RUN [RUN ...] (a folder name, or a unique part of one)",
+            caption_justify="left",
+            box=box.SIMPLE_HEAD,
+            padding=(0, 0, 0, 1),
+        )
+
+    def wide(self) -> Table:
+        table = self._table()
+        for header in fmt.LISTING_HEADERS:
+            if header in fmt.NUMERIC:
+                table.add_column(header, justify="right", no_wrap=True)
+            else:
+                table.add_column(header, no_wrap=True)
+        for row in self.report.rows:
+            cells: list[Any] = fmt.listing_cells(row)
+            cells[2] = Text(row.status, style=STATUS_STYLE.get(row.status, ""))
+            table.add_row(*cells)
+        return table
+
+    def compact(self) -> Table:
+        table = self._table()
+        table.add_column("run (started: its name)\nstatus\nscorer / optimizer", overflow="fold")
+        first = fmt.LISTING_HEADERS.index("steps")
+        for header in fmt.LISTING_HEADERS[first:]:
+            short = {"seed test": "seed\ntest", "Δ test": "Δ\ntest"}.get(header, header)
+            table.add_column(short, justify="right", no_wrap=True)
+        for row in self.report.rows:
+            cells = fmt.listing_cells(row)
+            lead = Text(f"{cells[0]}\n")
+            lead.append(row.status, style=STATUS_STYLE.get(row.status, ""))
+            lead.append(f"\n{cells[3]} / {cells[4]}", style="dim")
+            table.add_row(lead, *cells[first:])
+        return table
+
+    def blocks(self) -> Group:
+        parts: list[Any] = [Text(f"opro runs in {self.report.runs_dir} (newest first)")]
+        for row in self.report.rows:
+            c = fmt.listing_cells(row)
+            head = Text(f"{c[0]}  ", style="bold")
+            head.append(row.status, style=STATUS_STYLE.get(row.status, ""))
+            head.append(f"  {c[1]}", style="")
+            parts.append(head)
+            parts.append(
+                Padding(
+                    f"{c[3]} / {c[4]} · {c[5]} steps · best train {c[6]} val {c[7]} "
+                    f"test {c[8]} · seed test {c[9]} · Δ test {c[10]} · {c[11]} calls · "
+                    f"{c[12]} tokens · cost {c[13]} · {c[14]}",
+                    (0, 0, 0, 2),
+                )
+            )
+        return Group(*parts)
+
+
+def _comparison(views: tuple[RunView, ...]) -> Table:
+    table = Table(title="Runs", title_justify="left")
+    table.add_column("")
+    for view in views:
+        table.add_column(view.row.folder, justify="right", overflow="fold")
+    rows = [
+        ("status", [_status(v) for v in views]),
+        ("started (UTC)", [fmt.started(v.row.started_at) for v in views]),
+        ("scorer", [v.row.scorer or fmt.UNKNOWN for v in views]),
+        ("optimizer", [v.row.optimizer or fmt.UNKNOWN for v in views]),
+        ("steps", [fmt.count(v.row.steps) for v in views]),
+    ]
+    for split in ("train", "val", "test"):
+        rows.append((f"best {split}", [fmt.pct(v.row.best.get(split)) for v in views]))
+    for split in ("train", "val", "test"):
+        rows.append((f"seed {split}", [fmt.pct(v.row.seed.get(split)) for v in views]))
+    rows += [
+        ("Δ test (points)", [fmt.points(v.row.improvement, ci=True) for v in views]),
+        ("calls", [fmt.count(v.row.calls) for v in views]),
+        ("tokens", [fmt.count(v.row.tokens) for v in views]),
+        ("cost", [fmt.cost(v.row.cost_usd) for v in views]),
+        ("time", [fmt.duration(v.row.duration_s) for v in views]),
+    ]
+    for label, cells in rows:
+        table.add_row(label, *cells)
+    return table
+
+
+def _status(view: RunView) -> str:
+    row = view.row
+    return row.status + (f" ({row.reason})" if row.reason else "")
+
+
+def _curves(views: tuple[RunView, ...]) -> Table:
+    table = Table(
+        title="Train score per step (best so far / mean of the step)", title_justify="left"
+    )
+    table.add_column("step", justify="right")
+    for view in views:
+        label = view.row.folder if len(views) > 1 else ""
+        table.add_column(f"{label} best".strip(), justify="right", overflow="fold")
+        table.add_column(f"{label} mean".strip(), justify="right", overflow="fold")
+    curves = [{p.step: p for p in view.curve} for view in views]
+    for step in sorted({s for curve in curves for s in curve}):
+        cells = []
+        for curve in curves:
+            point = curve.get(step)
+            cells += [fmt.pct(point.best), fmt.pct(point.mean)] if point else ["", ""]
+        table.add_row(str(step), *cells)
+    return table
+
+
+def _top(view: RunView) -> Table:
+    table = Table(title="Top candidates (by train score)", title_justify="left")
+    for header, justify in (
+        ("#", "right"),
+        ("step", "right"),
+        ("origin", "left"),
+        ("train", "right"),
+        ("val", "right"),
+        ("test", "right"),
+        ("prompt", "left"),
+    ):
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    best_id = view.detail.best.id if view.detail.best else None
+    for rank, c in enumerate(view.top, start=1):
+        origin = c.origin + (f" ({view.best_label})" if c.id == best_id else "")
+        table.add_row(
+            str(rank),
+            str(c.step),
+            origin,
+            fmt.pct(c.scores.train),
+            fmt.pct(c.scores.val),
+            fmt.pct(c.scores.test),
+            fmt.one_line(c.text, PROMPT_WIDTH),
+        )
+    return table
+
+
+def diff_text(view: RunView) -> Text:
+    out = Text()
+    for op, lead, words, trail in display_ops(view.diff or ()):
+        style = {"delete": "red strike", "insert": "green bold"}.get(op, "")
+        marked = {"delete": f"[-{words}-]", "insert": f"{{+{words}+}}"}.get(op, words)
+        out.append(lead)
+        out.append(marked if words else "", style=style)
+        out.append(trail)
+    return out
+
+
+def _changes(view: RunView) -> list[Any]:
+    changes = view.changes
+    if changes is None:
+        why = "no test answers for both the winner and the seed"
+        if not view.detail.evaluations_read:
+            why = "evaluations not read"
+        return [Text(f"Test examples: {why}.")]
+    parts: list[Any] = [
+        Text(
+            f"Test examples (n={changes.n}): the winner fixed {len(changes.fixed)}, "
+            f"broke {len(changes.broken)}, {changes.unchanged} unchanged."
+        )
+    ]
+    for label, items in (("fixed", changes.fixed), ("broken", changes.broken)):
+        if not items:
+            continue
+        table = Table(title=f"{label} (first {EXAMPLES_SHOWN})", title_justify="left")
+        for header in ("example", "seed answer", "winner answer"):
+            table.add_column(header)
+        for item in items[:EXAMPLES_SHOWN]:
+            table.add_row(
+                item.example_id,
+                fmt.one_line(item.seed_output or "(no answer)", 40),
+                fmt.one_line(item.best_output or "(no answer)", 40),
+            )
+        parts.append(table)
+    return parts
+
+
+def render_run(view: RunView) -> Any:
+    detail = view.detail
+    parts: list[Any] = [Rule(f"{view.row.folder}", align="left")]
+    if not view.row.has_summary:
+        parts.append(
+            Text(
+                f"status {view.row.status}: no summary.json yet; best so far is on train only",
+                style="yellow",
+            )
+        )
+    if view.top:
+        parts.append(_top(view))
+    else:
+        parts.append(Text("no candidates recorded"))
+    if detail.best is not None and detail.seed is not None:
+        parts.append(
+            Text(
+                f"{view.best_label.capitalize()} against the seed ([-removed-] {{+added+}}):",
+                style="bold",
+            )
+        )
+        parts.append(Padding(diff_text(view), (0, 0, 0, 2)))
+    parts += _changes(view)
+    return Group(*parts)
+
+
+def render_details(report: Report) -> Any:
+    views = report.views
+    parts: list[Any] = [_comparison(views)]
+    if any(v.curve for v in views):
+        parts.append(_curves(views))
+    parts += [render_run(v) for v in views]
+    return Group(*parts)
