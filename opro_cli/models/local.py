@@ -9,8 +9,10 @@ Model strings:
   working folder (``local/models/x.gguf``) or under the home folder (``local/~/models/x.gguf``).
 
 Each model is loaded once per process, on first use, warmed up with one tiny generation, and
-guarded by a lock (llama.cpp is not thread-safe); generation runs in a worker thread so the event
-loop stays responsive. Local calls cost nothing.
+guarded by a lock (llama.cpp is not thread-safe). Loading and generation all run on one dedicated
+worker thread, so the event loop stays responsive and llama.cpp's OpenMP thread team is made once:
+``asyncio.to_thread`` hops between pool threads and made every call twice as slow (0.55 s against
+0.25 s per short classification on 2 cores). Local calls cost nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import importlib.util
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,7 @@ class _Loaded:
 
 _MODELS: dict[Path, _Loaded] = {}
 _LOAD_LOCK = threading.Lock()
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opro-local-model")
 
 
 def resolve_model_path(name: str) -> Path:
@@ -158,7 +162,11 @@ def _model_name(model: str) -> str:
 
 
 def generate(model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> dict[str, Any]:
-    """Run one chat completion; returns llama.cpp's response dictionary."""
+    """Run one chat completion on the model's worker thread; returns llama.cpp's response."""
+    return _WORKER.submit(_generate, model, messages, params).result()
+
+
+def _generate(model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> dict[str, Any]:
     loaded = _load(resolve_model_path(_model_name(model)))
     kwargs: dict[str, Any] = {
         "messages": messages,
@@ -183,9 +191,17 @@ def generate(model: str, messages: list[dict[str, str]], params: dict[str, Any])
 
 class LocalLLM(CustomLLM):  # type: ignore[misc]
     def completion(self, *args: Any, **kwargs: Any) -> Any:
+        return self._respond(generate, kwargs)
+
+    async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_WORKER, self._respond, _generate, kwargs)
+
+    @staticmethod
+    def _respond(run: Any, kwargs: dict[str, Any]) -> Any:
         model: str = kwargs["model"]
         full = model if model.startswith("local/") else f"local/{model}"
-        response = generate(full, kwargs["messages"], dict(kwargs.get("optional_params") or {}))
+        response = run(full, kwargs["messages"], dict(kwargs.get("optional_params") or {}))
         usage = response.get("usage") or {}
         return fill_response(
             kwargs["model_response"],
@@ -194,9 +210,6 @@ class LocalLLM(CustomLLM):  # type: ignore[misc]
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
         )
-
-    async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(self.completion, *args, **kwargs)
 
 
 def local_model_status(*, load: bool = False) -> dict[str, Any]:
@@ -217,7 +230,7 @@ def local_model_status(*, load: bool = False) -> dict[str, Any]:
     status["size"] = f"{path.stat().st_size / 1e6:.0f} MB"
     if load and llama_cpp_installed():
         try:
-            loaded = _load(path)
+            loaded = _WORKER.submit(_load, path).result()
         except Exception as exc:  # report any loading failure as text, never crash doctor
             status["loads"] = f"no ({type(exc).__name__}: {exc})"
         else:
