@@ -224,6 +224,24 @@ def test_folders_that_are_not_runs_are_ignored_with_a_note(parity_project, tmp_p
     assert diag.warnings[1] == f"{broken}: run skipped (its manifest.json cannot be read)"
 
 
+def test_the_listing_reads_only_manifest_and_summary_of_a_finished_run(
+    parity_project, tmp_path: Path
+) -> None:
+    """What keeps `opro report` over 100 runs fast: for a finished run the listing never opens
+    the JSONL files (corrupt ones here would each give a warning)."""
+    run = make_run(parity_project, tmp_path)
+    for name in ("steps.jsonl", "candidates.jsonl", "evaluations.jsonl", "meta_prompts.jsonl"):
+        (run / name).write_text("{corrupt\n")
+    diag = Diagnostics()
+    (row,) = list_runs(tmp_path / "runs", diag)
+    assert (row.steps, row.best.test, row.calls) == (3, 1.0, 169)
+    assert diag.warnings == [] and diag.notes == []
+    for fmt in ("table", "md", "json"):
+        result = report("--runs-dir", str(tmp_path / "runs"), "--format", fmt)
+        assert result.exit_code == 0
+        assert "warning" not in result.stderr
+
+
 def test_reading_changes_nothing_in_the_run_directory(parity_project, tmp_path: Path) -> None:
     run = make_run(parity_project, tmp_path)
     before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in run.iterdir()}
@@ -369,6 +387,18 @@ def test_empty_runs_dir(tmp_path: Path) -> None:
     assert "_No runs._" in report("-f", "md").stdout
 
 
+def test_a_listing_that_filters_out_every_run_says_so(parity_project, tmp_path: Path) -> None:
+    make_run(parity_project, tmp_path, budget={"steps": 1})
+    assert report("--status", "failed").stdout.strip() == "no runs in runs match the filters"
+    assert "_No runs match the filters._" in report("--name", "x*", "-f", "md").stdout
+    assert (
+        "<p>No runs match the filters.</p>" in report("--since", "2999-01-01", "-f", "html").stdout
+    )
+    assert (
+        json.loads(report("--last", "1", "--status", "failed", "-f", "json").stdout)["runs"] == []
+    )
+
+
 def test_the_same_run_named_twice_is_shown_once(parity_project, tmp_path: Path) -> None:
     run = make_run(parity_project, tmp_path)
     rep = collect_report(tmp_path / "runs", [run.name, str(run), "-parity"])
@@ -392,3 +422,17 @@ def test_word_diff_marks_removed_and_added_words_and_keeps_both_texts() -> None:
     assert "".join(d.text for d in ops if d.op != "delete") == best
     assert word_diff("", "") == ()
     assert [d.op for d in word_diff("Answer.", "Answer.")] == ["equal"]
+
+
+def test_word_diff_of_a_long_prompt_shows_only_the_changed_word() -> None:
+    """From 200 words on, difflib's autojunk heuristic would skip the frequent words and show
+    half the prompt as removed and added again."""
+    sentence = "Read the ticket and pick the label."
+    seed = " ".join([sentence] * 40)
+    best = " ".join([sentence] * 20 + [sentence.replace("ticket", "mail")] + [sentence] * 19)
+    ops = word_diff(seed, best)
+    assert [(d.op, d.text) for d in ops if d.op != "equal"] == [
+        ("delete", "ticket "),
+        ("insert", "mail "),
+    ]
+    assert "".join(d.text for d in ops if d.op != "delete") == best

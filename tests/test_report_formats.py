@@ -98,6 +98,54 @@ def test_table_details_side_by_side(two_runs, tmp_path: Path) -> None:
     assert "status interrupted: no summary.json yet" in text
 
 
+def test_table_details_show_brackets_as_written_and_the_broken_examples(
+    parity_project, tmp_path: Path
+) -> None:
+    """Prompts and answers are shown as written, never read as Rich markup ("[/INST]" used to
+    stop the report), and an example the winner broke is listed with both answers."""
+    seed = "Reply [/INST] with [label] only."
+    run = make_run(parity_project, tmp_path, seed_prompts=[seed], budget={"steps": 1})
+    summary = summary_of(run)
+    records = lines(run / "evaluations.jsonl")
+    seed_right = [
+        e["example_id"]
+        for e in records
+        if e["split"] == "test" and e["candidate_id"] == summary["best_seed"]["id"] and e["score"]
+    ]
+    broken = seed_right[0]
+    for e in records:
+        if (e["split"], e["candidate_id"], e["example_id"]) == (
+            "test",
+            summary["best"]["id"],
+            broken,
+        ):
+            e.update(score=0.0, output="[/INST] [bold]odd")
+    (run / "evaluations.jsonl").write_text("".join(json.dumps(e) + "\n" for e in records))
+
+    result = report(run.name, "--runs-dir", str(tmp_path / "runs"))
+    assert result.exit_code == 0, result.output
+    text = text_of(render_report(collect_report(tmp_path / "runs", [run.name])), width=200)
+    assert re.search(
+        rf"│ seed\s+│\s+{summary['best_seed']['train'] * 100:.1f} │.*│ {re.escape(seed)}", text
+    )
+    assert f"[-{seed}-] {{+{WINNER}+}}" in text
+    n = summary["improvement"]["n"]
+    fixed = n - len(seed_right)
+    assert (
+        f"Test examples (n={n}): the winner fixed {fixed}, broke 1, {len(seed_right) - 1} "
+        "unchanged." in text
+    )
+    block = text[text.index("broken (first 3)") :]
+    assert re.search(rf"│ {broken}\s+│ even\s+│ \[/INST\] \[bold\]odd\s+│", block)
+
+    markdown = render_markdown(collect_report(tmp_path / "runs", [run.name]))
+    broken_table = Tables(markdown_html(markdown[markdown.index("Broken (first 3)") :])).tables[0]
+    assert broken_table == [
+        ["example", "seed answer", "winner answer"],
+        [broken, "even", "[/INST] [bold]odd"],
+    ]
+
+
 # --- Markdown -------------------------------------------------------------------------------
 
 

@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from opro_cli import __version__
-from opro_cli.store import package_version
 
 PROVIDER_KEYS = {
     "OpenAI": "OPENAI_API_KEY",
@@ -31,6 +30,7 @@ def doctor_command(
 ) -> None:
     """Show which providers have keys (names only), whether the local model works, versions."""
     from opro_cli.models.local import local_model_status
+    from opro_cli.store import package_version  # store imports pydantic/pandas: not at start-up
 
     console = Console(highlight=False)
     console.print(

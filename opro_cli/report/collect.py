@@ -32,7 +32,7 @@ def collect_report(
     and candidates, but never their evaluations, so a listing stays fast."""
     diag = Diagnostics()
     if runs:
-        resolved = {}
+        resolved: dict[Path, Path] = {}
         for arg in runs:
             path = resolve_run(arg, runs_dir)
             resolved.setdefault(path.resolve(), path)
@@ -57,4 +57,5 @@ def collect_report(
         detailed=bool(runs),
         warnings=tuple(dict.fromkeys(diag.warnings)),
         notes=tuple(dict.fromkeys(diag.notes)),
+        filtered=run_filter is not None and run_filter.active and not runs,
     )

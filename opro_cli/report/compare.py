@@ -93,8 +93,11 @@ def _tokens(text: str) -> list[str]:
 def word_diff(seed: str, best: str) -> tuple[DiffOp, ...]:
     """A word-level diff from the seed prompt to the winner (difflib on whitespace-split words)."""
     old, new = _tokens(seed), _tokens(best)
-    matcher = difflib.SequenceMatcher(a=[t.strip() for t in old], b=[t.strip() for t in new])
-    matcher.autojunk = False
+    # autojunk must be off from the start (setting it afterwards does nothing): from 200 words
+    # on, it would ignore frequent words and turn a one-word change into a rewrite.
+    matcher = difflib.SequenceMatcher(
+        a=[t.strip() for t in old], b=[t.strip() for t in new], autojunk=False
+    )
     ops: list[DiffOp] = []
 
     def add(op: str, text: str) -> None:
@@ -184,7 +187,8 @@ class RunView:
 @dataclass(frozen=True)
 class Report:
     """What every format renders. ``detailed``: RUN arguments were given (details for each);
-    otherwise a listing, whose ``views`` are filled only for the HTML charts."""
+    otherwise a listing, whose ``views`` are filled only for the HTML charts. ``filtered``: the
+    listing was filtered (--name, --since, --status, --last), so "no runs" says so."""
 
     runs_dir: Path
     rows: tuple[RunRow, ...]
@@ -192,6 +196,12 @@ class Report:
     detailed: bool
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    filtered: bool = False
+
+    @property
+    def no_runs(self) -> str:
+        """What an empty listing says."""
+        return "No runs match the filters." if self.filtered else "No runs."
 
 
 def build_view(detail: RunDetail, top: int) -> RunView:

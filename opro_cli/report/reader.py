@@ -552,8 +552,10 @@ def load_detail(row: RunRow, diag: Diagnostics, *, evaluations: bool = True) -> 
         for (cid, split), values in sums.items():
             known.setdefault(cid, {})[split] = sum(values) / len(values)
 
+    # Only the few candidates scored on val/test change (a listing charts thousands).
     candidates = tuple(
-        replace(c, scores=replace(c.scores, **known.get(c.id, {}))) for c in by_id.values()
+        replace(c, scores=replace(c.scores, **known[c.id])) if known.get(c.id) else c
+        for c in by_id.values()
     )
     best, seed = row.best_prompt, row.seed_prompt
     if best is None and candidates:

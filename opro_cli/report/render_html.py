@@ -396,7 +396,7 @@ def render_html(report: Report) -> str:
         "</code>; scores are percentages of examples right (train split unless noted).</p>",
     ]
     if not report.rows:
-        parts.append("<p>No runs.</p></body></html>")
+        parts.append(f"<p>{report.no_runs}</p></body></html>")
         return "\n".join(parts) + "\n"
     if views:
         parts += [

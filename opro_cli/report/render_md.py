@@ -54,7 +54,7 @@ def render_markdown(report: Report) -> str:
 def render_listing(report: Report) -> list[str]:
     lines = [f"### opro runs in {escape(str(report.runs_dir))}", ""]
     if not report.rows:
-        return [*lines, "_No runs._"]
+        return [*lines, f"_{report.no_runs}_"]
     rows = [fmt.listing_cells(r) for r in report.rows]
     return [*lines, *table(fmt.LISTING_HEADERS, rows, fmt.NUMERIC)]
 
@@ -100,7 +100,7 @@ def _curves(views: tuple[RunView, ...]) -> list[str]:
 
 
 def diff_markdown(view: RunView) -> str:
-    out = []
+    out: list[str] = []
     for op, lead, words, trail in display_ops(view.diff or ()):
         shown = escape(words)
         if words and op == "delete":

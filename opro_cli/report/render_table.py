@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rich import box
-from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, JustifyMethod, RenderResult
 from rich.measure import Measurement
 from rich.padding import Padding
 from rich.rule import Rule
@@ -25,6 +26,12 @@ STATUS_STYLE = {
 PROMPT_WIDTH = 70
 
 
+def plain(cells: list[str]) -> list[Text]:
+    """Cells as plain text: a string cell would be read as Rich markup, so a prompt or an answer
+    holding ``[label]`` would lose it, and one holding ``[/INST]`` would stop the report."""
+    return [Text(cell) for cell in cells]
+
+
 def render_report(report: Report) -> Any:
     if report.detailed:
         return render_details(report)
@@ -33,27 +40,40 @@ def render_report(report: Report) -> Any:
 
 def render_listing(report: Report) -> Any:
     if not report.rows:
-        return Text(f"no runs in {report.runs_dir}")
+        matching = " match the filters" if report.filtered else ""
+        return Text(f"no runs in {report.runs_dir}{matching}")
     return Listing(report)
 
 
 class Listing:
     """The listing, laid out for the terminal's width: every column when it fits; else a
     compact table whose first column stacks run, status and models (the run's folder name
-    starts with its UTC start time); else one short block per run."""
+    starts with its UTC start time); else one short block per run.
+
+    Every one-line column gets a fixed width, the length of its longest cell, computed here:
+    Rich would otherwise measure each of the 1,500 cells of 100 runs once to choose the layout
+    and again to draw it, which took more time than reading the runs."""
 
     def __init__(self, report: Report) -> None:
         self.report = report
+        self.cells = [fmt.listing_cells(row) for row in report.rows]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         unbounded = options.update_width(10_000)
-        wide, compact = self.wide(), self.compact()
+        wide = self.wide()
         if Measurement.get(console, unbounded, wide).maximum <= options.max_width:
             yield wide
-        elif Measurement.get(console, unbounded, compact).minimum <= options.max_width:
+            return
+        compact = self.compact()
+        if Measurement.get(console, unbounded, compact).minimum <= options.max_width:
             yield compact
         else:
             yield self.blocks()
+
+    def _width(self, header: str, index: int) -> int:
+        """The widest of the header's lines and the column's cells."""
+        lines = [cell_len(part) for part in header.split("\n")]
+        return max(lines + [cell_len(cells[index]) for cells in self.cells])
 
     def _table(self) -> Table:
         # Left padding only: a column costs two characters, not three.
@@ -68,45 +88,45 @@ class Listing:
 
     def wide(self) -> Table:
         table = self._table()
-        for header in fmt.LISTING_HEADERS:
-            if header in fmt.NUMERIC:
-                table.add_column(header, justify="right", no_wrap=True)
-            else:
-                table.add_column(header, no_wrap=True)
-        for row in self.report.rows:
-            cells: list[Any] = fmt.listing_cells(row)
-            cells[2] = Text(row.status, style=STATUS_STYLE.get(row.status, ""))
-            table.add_row(*cells)
+        for index, header in enumerate(fmt.LISTING_HEADERS):
+            justify: JustifyMethod = "right" if header in fmt.NUMERIC else "left"
+            table.add_column(
+                header, justify=justify, no_wrap=True, width=self._width(header, index)
+            )
+        for row, cells in zip(self.report.rows, self.cells, strict=True):
+            texts = plain(cells)
+            texts[2] = Text(row.status, style=STATUS_STYLE.get(row.status, ""))
+            table.add_row(*texts)
         return table
 
     def compact(self) -> Table:
         table = self._table()
         table.add_column("run (started: its name)\nstatus\nscorer / optimizer", overflow="fold")
         first = fmt.LISTING_HEADERS.index("steps")
-        for header in fmt.LISTING_HEADERS[first:]:
+        for index, header in enumerate(fmt.LISTING_HEADERS[first:], start=first):
             short = {"seed test": "seed\ntest", "Δ test": "Δ\ntest"}.get(header, header)
-            table.add_column(short, justify="right", no_wrap=True)
-        for row in self.report.rows:
-            cells = fmt.listing_cells(row)
+            table.add_column(short, justify="right", no_wrap=True, width=self._width(short, index))
+        for row, cells in zip(self.report.rows, self.cells, strict=True):
             lead = Text(f"{cells[0]}\n")
             lead.append(row.status, style=STATUS_STYLE.get(row.status, ""))
             lead.append(f"\n{cells[3]} / {cells[4]}", style="dim")
-            table.add_row(lead, *cells[first:])
+            table.add_row(lead, *plain(cells[first:]))
         return table
 
     def blocks(self) -> Group:
         parts: list[Any] = [Text(f"opro runs in {self.report.runs_dir} (newest first)")]
-        for row in self.report.rows:
-            c = fmt.listing_cells(row)
+        for row, c in zip(self.report.rows, self.cells, strict=True):
             head = Text(f"{c[0]}  ", style="bold")
             head.append(row.status, style=STATUS_STYLE.get(row.status, ""))
             head.append(f"  {c[1]}", style="")
             parts.append(head)
             parts.append(
                 Padding(
-                    f"{c[3]} / {c[4]} · {c[5]} steps · best train {c[6]} val {c[7]} "
-                    f"test {c[8]} · seed test {c[9]} · Δ test {c[10]} · {c[11]} calls · "
-                    f"{c[12]} tokens · cost {c[13]} · {c[14]}",
+                    Text(
+                        f"{c[3]} / {c[4]} · {c[5]} steps · best train {c[6]} val {c[7]} "
+                        f"test {c[8]} · seed test {c[9]} · Δ test {c[10]} · {c[11]} calls · "
+                        f"{c[12]} tokens · cost {c[13]} · {c[14]}"
+                    ),
                     (0, 0, 0, 2),
                 )
             )
@@ -117,7 +137,7 @@ def _comparison(views: tuple[RunView, ...]) -> Table:
     table = Table(title="Runs", title_justify="left")
     table.add_column("")
     for view in views:
-        table.add_column(view.row.folder, justify="right", overflow="fold")
+        table.add_column(Text(view.row.folder), justify="right", overflow="fold")
     rows = [
         ("status", [_status(v) for v in views]),
         ("started (UTC)", [fmt.started(v.row.started_at) for v in views]),
@@ -137,7 +157,7 @@ def _comparison(views: tuple[RunView, ...]) -> Table:
         ("time", [fmt.duration(v.row.duration_s) for v in views]),
     ]
     for label, cells in rows:
-        table.add_row(label, *cells)
+        table.add_row(label, *plain(cells))
     return table
 
 
@@ -153,8 +173,8 @@ def _curves(views: tuple[RunView, ...]) -> Table:
     table.add_column("step", justify="right")
     for view in views:
         label = view.row.folder if len(views) > 1 else ""
-        table.add_column(f"{label} best".strip(), justify="right", overflow="fold")
-        table.add_column(f"{label} mean".strip(), justify="right", overflow="fold")
+        table.add_column(Text(f"{label} best".strip()), justify="right", overflow="fold")
+        table.add_column(Text(f"{label} mean".strip()), justify="right", overflow="fold")
     curves = [{p.step: p for p in view.curve} for view in views]
     for step in sorted({s for curve in curves for s in curve}):
         cells = []
@@ -181,13 +201,17 @@ def _top(view: RunView) -> Table:
     for rank, c in enumerate(view.top, start=1):
         origin = c.origin + (f" ({view.best_label})" if c.id == best_id else "")
         table.add_row(
-            str(rank),
-            str(c.step),
-            origin,
-            fmt.pct(c.scores.train),
-            fmt.pct(c.scores.val),
-            fmt.pct(c.scores.test),
-            fmt.one_line(c.text, PROMPT_WIDTH),
+            *plain(
+                [
+                    str(rank),
+                    str(c.step),
+                    origin,
+                    fmt.pct(c.scores.train),
+                    fmt.pct(c.scores.val),
+                    fmt.pct(c.scores.test),
+                    fmt.one_line(c.text, PROMPT_WIDTH),
+                ]
+            )
         )
     return table
 
@@ -224,9 +248,13 @@ def _changes(view: RunView) -> list[Any]:
             table.add_column(header)
         for item in items[:EXAMPLES_SHOWN]:
             table.add_row(
-                item.example_id,
-                fmt.one_line(item.seed_output or "(no answer)", 40),
-                fmt.one_line(item.best_output or "(no answer)", 40),
+                *plain(
+                    [
+                        item.example_id,
+                        fmt.one_line(item.seed_output or "(no answer)", 40),
+                        fmt.one_line(item.best_output or "(no answer)", 40),
+                    ]
+                )
             )
         parts.append(table)
     return parts
@@ -234,7 +262,7 @@ def _changes(view: RunView) -> list[Any]:
 
 def render_run(view: RunView) -> Any:
     detail = view.detail
-    parts: list[Any] = [Rule(f"{view.row.folder}", align="left")]
+    parts: list[Any] = [Rule(Text(view.row.folder), align="left")]
     if not view.row.has_summary:
         parts.append(
             Text(
