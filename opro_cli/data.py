@@ -111,6 +111,11 @@ def _sha256_of(paths: Sequence[Path]) -> str:
 def _read_records(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         raise DatasetError(f"{path}: dataset file not found", hint="check dataset.path in the spec")
+    if path.is_dir():
+        raise DatasetError(
+            f"{path}: is a folder, not a dataset file",
+            hint="point dataset.path at a .jsonl, .json, .csv or .parquet file",
+        )
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise DatasetError(
@@ -128,6 +133,8 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
             records = _read_parquet(path)
     except UnicodeDecodeError:
         raise DatasetError(f"{path}: not UTF-8 text", hint="re-save the file as UTF-8") from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not records:
         raise DatasetError(f"{path}: the dataset is empty", hint="add labelled examples")
     return records

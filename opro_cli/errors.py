@@ -73,6 +73,8 @@ class RunDirError(InputError):
 
 
 class ModelError(OproError):
+    """``retries``: how often the client retried the call before giving up with this error."""
+
     exit_code = 3
 
     def __init__(
@@ -86,6 +88,7 @@ class ModelError(OproError):
         super().__init__(message, hint=hint)
         self.status_code = status_code
         self.retry_after_s = retry_after_s
+        self.retries = 0
 
 
 class TransientModelError(ModelError):

@@ -304,12 +304,49 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
         ) from None
     if raw is None:
         raise SpecError(f"{source}: the spec is empty", hint="see configs/ for complete examples")
+    duplicate = _duplicate_key(root)
+    if duplicate is not None:
+        field, line, first = duplicate
+        raise SpecError(
+            f"{source}:{line}: {field}: key given twice (first on line {first})",
+            hint="keep one of them; YAML would silently use the last",
+        )
     if not isinstance(raw, dict):
         raise SpecError(
             f"{source}: the spec must be a mapping of keys (name, task, dataset, ...)",
             hint="see configs/ for complete examples",
         )
     return raw, root
+
+
+def _duplicate_key(root: yaml.Node | None) -> tuple[str, int, int] | None:
+    """The first key that a mapping repeats, as (dotted field, line, line of the first one)."""
+    seen_nodes: set[int] = set()
+
+    def walk(node: yaml.Node, where: tuple[str, ...]) -> tuple[str, int, int] | None:
+        if id(node) in seen_nodes:  # an alias of a node already checked
+            return None
+        seen_nodes.add(id(node))
+        children: list[tuple[str, yaml.Node]] = []
+        if isinstance(node, yaml.MappingNode):
+            first_lines: dict[str, int] = {}
+            for key, value in node.value:
+                name = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
+                line = key.start_mark.line + 1
+                if isinstance(key, yaml.ScalarNode) and name != "<<":
+                    if name in first_lines:
+                        return ".".join([*where, name]), line, first_lines[name]
+                    first_lines[name] = line
+                children.append((name, value))
+        elif isinstance(node, yaml.SequenceNode):
+            children = [(str(i), item) for i, item in enumerate(node.value)]
+        for name, child in children:
+            found = walk(child, (*where, name))
+            if found is not None:
+                return found
+        return None
+
+    return walk(root, ()) if root is not None else None
 
 
 def _spec_error(path: Path, root: yaml.Node | None, exc: ValidationError) -> SpecError:
@@ -326,6 +363,16 @@ def _spec_error(path: Path, root: yaml.Node | None, exc: ValidationError) -> Spe
     return SpecError("\n".join(lines))
 
 
+_TYPE_WORDS = {
+    "str": "a text",
+    "int": "a number",
+    "float": "a number",
+    "bool": "true/false",
+    "list": "a list",
+    "NoneType": "empty",
+}
+
+
 def _explain(err: Any) -> str:
     kind = err["type"]
     msg = str(err["msg"])
@@ -335,6 +382,11 @@ def _explain(err: Any) -> str:
         return "required key is missing -> add it (see configs/ for examples)"
     if kind == "literal_error":
         return msg.replace("Input should be", "must be one of")
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        got = _TYPE_WORDS.get(type(err.get("input")).__name__, "single value")
+        return f"must be a mapping of keys (key: value lines below it), not {got}"
+    if kind == "too_short":
+        return f"needs at least {err.get('ctx', {}).get('min_length', 1)} item(s)"
     if msg.startswith("Value error, "):
         return msg[len("Value error, ") :]
     return msg[0].lower() + msg[1:] if msg else kind

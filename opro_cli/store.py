@@ -262,28 +262,6 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every well-formed line of a JSONL file, and a warning (file:line) for each bad one."""
-    records: list[dict[str, Any]] = []
-    warnings: list[str] = []
-    if not path.is_file():
-        return records, warnings
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                warnings.append(f"{path}:{number}: corrupt line skipped")
-                continue
-            if isinstance(record, dict):
-                records.append(record)
-            else:
-                warnings.append(f"{path}:{number}: not a JSON object, skipped")
-    return records, warnings
-
-
 def _repair_last_line(path: Path) -> None:
     """Drop a half-written last line (a crash in the middle of a write) so appends stay valid."""
     if not path.is_file():

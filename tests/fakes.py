@@ -59,3 +59,13 @@ def slow_parity_scorer(messages: list[dict[str, str]], params: dict[str, Any]) -
 
     time.sleep(0.01)
     return parity_scorer(messages, params)
+
+
+class RecordedSleep:
+    """An injectable ``sleep`` for ``LiteLLMClient``: records each delay and returns at once."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)

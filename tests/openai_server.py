@@ -6,20 +6,25 @@
         assert len(server.requests) == 2
 
 Each POST to ``/v1/chat/completions`` (or ``/chat/completions``) takes the next behaviour from the
-queue, or ``server.default`` once the queue is empty. Every request is recorded (path, JSON body,
-headers) before it is answered, and the server tracks how many requests were in flight at once.
-It listens on 127.0.0.1, port 0, in a background thread.
+queue; once the queue is empty, ``server.responder(request)`` decides (when set), else
+``server.default``. Every request is recorded (path, JSON body, headers) before it is answered,
+and the server tracks how many requests were in flight at once. It listens on 127.0.0.1, port 0,
+in a background thread.
+
+``FaultPlan`` is a responder that answers like the fake models of ``fakes.py`` and injects
+faults (429, 500, dropped connections, timeouts, malformed JSON) into a seeded fraction of calls.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import socket
 import threading
 import time
-from collections import deque
-from collections.abc import Iterable, Mapping
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -129,11 +134,71 @@ class RecordedRequest:
     headers: dict[str, str]  # names in lower case
 
 
+Script = Callable[[list[dict[str, str]], dict[str, Any]], str]
+Responder = Callable[[RecordedRequest], Behaviour]
+
+
+def scripted(scripts: Mapping[str, Script], request: RecordedRequest) -> Behaviour:
+    """Answer as ``scripts[model](messages, params)`` would (the fake models' scripts of
+    ``fakes.py``), with the prompt's word count as its tokens; an unknown model gets a 404."""
+    body = request.body if isinstance(request.body, dict) else {}
+    model = str(body.get("model", ""))
+    if model not in scripts:
+        return model_not_found(model)
+    messages = list(body.get("messages") or [])
+    params = {k: body[k] for k in ("temperature", "max_tokens", "seed", "stop") if k in body}
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+    return ok(scripts[model](messages, params), prompt_tokens=prompt_tokens)
+
+
+class FaultPlan:
+    """A responder: answers with ``scripted(scripts, ...)``, but the first attempt of a seeded
+    ``fraction`` of the distinct requests gets a fault instead, the ``faults`` (name, behaviour)
+    taking turns.
+
+    Which requests fail depends only on their bodies and the seed, never on the order in which
+    concurrent requests arrive; the same body sent again (a retry) is answered normally.
+    ``injected`` counts the faults served by name.
+    """
+
+    def __init__(
+        self,
+        scripts: Mapping[str, Script],
+        faults: Iterable[tuple[str, Behaviour]],
+        *,
+        fraction: float,
+        seed: int = 0,
+    ) -> None:
+        self.scripts = dict(scripts)
+        self.faults = list(faults)
+        self.fraction = fraction
+        self.seed = seed
+        self.injected: Counter[str] = Counter()
+        self._attempts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, request: RecordedRequest) -> Behaviour:
+        key = json.dumps(request.body, sort_keys=True)
+        with self._lock:
+            first = self._attempts[key] == 0
+            self._attempts[key] += 1
+            if first and self._chosen(key):
+                name, fault = self.faults[sum(self.injected.values()) % len(self.faults)]
+                self.injected[name] += 1
+                return fault
+        return scripted(self.scripts, request)
+
+    def _chosen(self, key: str) -> bool:
+        digest = hashlib.sha256(f"{self.seed}:{key}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < self.fraction
+
+
 class OpenAIServer:
     """Scripted OpenAI-compatible server; use as a context manager or call start()/stop()."""
 
     def __init__(self, default: Behaviour | None = None) -> None:
         self.default = default if default is not None else ok("default answer")
+        self.responder: Responder | None = None
         self.requests: list[RecordedRequest] = []
         self.max_in_flight = 0
         self._queue: deque[Behaviour] = deque()
@@ -205,7 +270,10 @@ class OpenAIServer:
             self.requests.append(request)
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
-            return self._queue.popleft() if self._queue else self.default
+            if self._queue:
+                return self._queue.popleft()
+            responder = self.responder
+        return responder(request) if responder is not None else self.default
 
     def _end(self) -> None:
         with self._lock:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from opro_cli.cli import app
@@ -120,3 +121,67 @@ def test_every_example_config_validates() -> None:
     for config in configs:
         result = invoke("validate", str(config))
         assert result.exit_code == 0, f"{config}: {result.output}"
+
+
+def gpt_4o_mini_price(prompt_tokens: int, completion_tokens: int) -> float:
+    from opro_cli.models.litellm_client import import_litellm
+
+    price = import_litellm().model_cost["gpt-4o-mini"]
+    assert price["input_cost_per_token"] > 0
+    return (
+        prompt_tokens * price["input_cost_per_token"]
+        + completion_tokens * price["output_cost_per_token"]
+    )
+
+
+def test_dry_run_prices_the_whole_run_for_a_model_litellm_knows(parity_project) -> None:
+    from opro_cli.cli.run import format_usd
+
+    spec = parity_project(
+        scorer={"model": "openai/gpt-4o-mini"}, optimizer={"model": "openai/gpt-4o-mini"}
+    )
+    result = invoke("run", str(spec), "--dry-run")  # no key, no server: it must call nothing
+    assert result.exit_code == 0, result.output
+    # 260 scorer calls: instruction (150 chars assumed) + input (6.75 on average) / 4 + 8 tokens,
+    # answers of max_tokens 4; 9 optimizer calls: a meta-prompt of 700 + 43 (task) + 10 x 170
+    # (history) + 2 x 70.25 (exemplars) chars / 4 + 8 tokens, answers of max_tokens 256
+    scorer = gpt_4o_mini_price(260 * 48, 260 * 4)
+    optimizer = gpt_4o_mini_price(9 * 654, 9 * 256)
+    assert result.output.splitlines()[2] == (
+        f"planned cost: about {format_usd(scorer + optimizer)} (estimate for 21,710 tokens: "
+        f"scorer {format_usd(scorer)}, optimizer {format_usd(optimizer)})"
+    )
+    assert format_usd(scorer + optimizer).startswith("$0.00")
+
+    result = CliRunner().invoke(app, ["run", str(spec), "--dry-run", "--json"])
+    plan = json.loads(result.stdout)
+    assert plan["planned_calls"] == {"seeds": 20, "steps": 189, "validation": 40, "test": 20}
+    assert plan["planned_cost_usd"] == pytest.approx(scorer + optimizer)
+    assert plan["unpriced_models"] == []
+
+
+def test_dry_run_says_unknown_for_a_model_without_a_price(parity_project) -> None:
+    spec = parity_project(
+        scorer={"model": "openai/gpt-4o-mini"}, optimizer={"model": "openai/my-finetune"}
+    )
+    result = invoke("run", str(spec), "--dry-run", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert (
+        "planned cost: unknown (litellm has no price for openai/my-finetune); the rest about $0.0"
+        in (result.output)
+    )
+
+
+@pytest.mark.parametrize(
+    ("models", "said"),
+    [
+        ({}, "planned cost: $0 (in-process models)"),
+        ({"scorer": {"model": "ollama/llama3.1"}}, "planned cost: $0\n"),
+    ],
+)
+def test_local_models_cost_nothing(parity_project, models, said: str) -> None:
+    spec = parity_project(**models, optimizer={"model": "fake/proposer"})
+    result = invoke("run", str(spec), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert said in result.output
+    assert "planned model calls (at most): 269" in result.output

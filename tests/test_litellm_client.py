@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from fakes import RecordedSleep
 from openai_server import (
     OpenAIServer,
     context_length_exceeded,
@@ -43,6 +44,7 @@ from opro_cli.models.base import CallParams, Completion
 from opro_cli.models.litellm_client import (
     CONSECUTIVE_FAILURES_LIMIT,
     LiteLLMClient,
+    estimate_cost,
     import_litellm,
     map_exception,
 )
@@ -54,16 +56,6 @@ MESSAGES = [
     {"role": "user", "content": "Great phone."},
 ]
 KEY_HINT = "export the provider's key (e.g. OPENAI_API_KEY); `opro doctor` lists what is set"
-
-
-class RecordedSleep:
-    """An injectable ``sleep`` that records each delay and returns at once."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 @pytest.fixture
@@ -158,6 +150,16 @@ def test_known_model_price_comes_from_litellm_cost_map(
     assert expected > 0
     assert completion.cost_usd == pytest.approx(expected)
     assert server.requests[0].body["model"] == "gpt-4o-mini"
+
+
+def test_estimate_cost_prices_known_models_only() -> None:
+    price = import_litellm().model_cost["gpt-4o-mini"]
+    expected = 1000 * price["input_cost_per_token"] + 500 * price["output_cost_per_token"]
+
+    assert estimate_cost("openai/gpt-4o-mini", 1000, 500) == pytest.approx(expected)
+    assert estimate_cost("openai/test-model", 1000, 500) is None  # unknown, never zero
+    assert estimate_cost("fake/parity", 1000, 500) == 0.0
+    assert estimate_cost("local/smollm2-135m-instruct", 1000, 500) == 0.0
 
 
 # -- transient failures are retried ---------------------------------------------------------

@@ -1,7 +1,7 @@
 """The ``opro`` command line: one module per command, errors turned into messages and exit codes.
 
 Exit codes: 0 ok, 1 a CI gate was not met, 2 bad spec or input, 3 model provider or
-authentication error, 130 interrupted.
+authentication error, 70 internal error (a bug), 130 interrupted.
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ import typer
 from rich.console import Console
 
 from opro_cli.cli.errors import report_errors
-from opro_cli.errors import GateError, UsageError
+from opro_cli.errors import GateError, RunDirError, UsageError
 
 if TYPE_CHECKING:
-    from opro_cli.app import Prepared
+    from opro_cli.app import PlannedCost, Prepared
     from opro_cli.core.optimizer import Prior
     from opro_cli.models.base import ModelClient
 
@@ -105,25 +105,43 @@ def run_prepared(
     resume_dir: Path | None,
     prior: Prior | None,
 ) -> None:
-    from opro_cli.app import execute, planned_calls
+    from opro_cli.app import execute, planned_calls, planned_cost
     from opro_cli.ui.leaderboard import Board, LiveView, PlainView
     from opro_cli.ui.summary import render_summary
 
+    if resume_dir is None and runs_dir.exists() and not runs_dir.is_dir():
+        raise RunDirError(
+            f"{runs_dir}: --runs-dir is a file, not a folder",
+            hint="choose a folder with --runs-dir (it is created if missing)",
+        )
     out = Console(highlight=False)
     progress = Console(stderr=options.json_out, highlight=False, soft_wrap=True)
     plan = planned_calls(prepared)
+    cost = planned_cost(prepared)
     s = prepared.spec
-    if not options.quiet:
+    if not options.quiet or options.dry_run:
         what = f"resuming {resume_dir}" if resume_dir else f"opro run {s.name}"
         progress.print(
             f"{what}: {len(prepared.splits.train)} train / "
             f"{len(prepared.splits.val)} val / {len(prepared.splits.test)} test examples\n"
             f"planned model calls (at most): {sum(plan.values())} "
-            f"({', '.join(f'{k} {v}' for k, v in plan.items())}); "
-            f"cost: {_planned_cost(s.scorer.model, s.optimizer.model)}",
+            f"({', '.join(f'{k} {v}' for k, v in plan.items())})\n"
+            f"planned cost: {describe_cost(prepared, cost)}",
             markup=False,
         )
     if options.dry_run:
+        if options.json_out:
+            typer.echo(
+                json.dumps(
+                    {
+                        "name": s.name,
+                        "planned_calls": plan,
+                        "planned_cost_usd": cost.total_usd,
+                        "unpriced_models": list(cost.unpriced),
+                    },
+                    indent=2,
+                )
+            )
         return
 
     board = Board(name=s.name, steps=s.budget.steps)
@@ -168,12 +186,34 @@ def _client(concurrency: int, no_cache: bool) -> ModelClient:
     return CachedClient(client, ResponseCache(cache_dir()))
 
 
-def _planned_cost(*models: str) -> str:
+def describe_cost(prepared: Prepared, cost: PlannedCost) -> str:
+    """The planned cost as the run's first lines show it."""
     from opro_cli.models.providers import is_in_process
 
-    if all(is_in_process(m) for m in models):
-        return "$0 (in-process models)"
-    return "unknown before the run (tracked as it goes)"
+    s = prepared.spec
+    total = cost.total_usd
+    if total == 0:
+        local = all(is_in_process(m) for m in (s.scorer.model, s.optimizer.model))
+        return "$0 (in-process models)" if local else "$0"
+    if total is not None:
+        tokens = cost.scorer_tokens + cost.optimizer_tokens
+        return (
+            f"about {format_usd(total)} (estimate for {tokens:,} tokens: "
+            f"scorer {format_usd(cost.scorer_usd)}, optimizer {format_usd(cost.optimizer_usd)})"
+        )
+    known = [usd for usd in (cost.scorer_usd, cost.optimizer_usd) if usd]
+    rest = f"; the rest about {format_usd(sum(known))}" if known else ""
+    return f"unknown (litellm has no price for {', '.join(cost.unpriced)}){rest}"
+
+
+def format_usd(value: float | None) -> str:
+    if value is None:
+        return "unknown"
+    if value == 0:
+        return "$0"
+    if value < 0.0001:
+        return "<$0.0001"
+    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
 
 
 def _check_gates(

@@ -230,7 +230,12 @@ class Optimizer:
         except SystemicModelError:
             raise
         except ModelError as exc:
-            record = {"output": None, "error": f"{type(exc).__name__}: {exc}", "failed": True}
+            record = {
+                "output": None,
+                "error": f"{type(exc).__name__}: {exc}",
+                "retries": exc.retries,
+                "failed": True,
+            }
         else:
             record = {
                 "output": completion.text,
@@ -279,6 +284,7 @@ class Optimizer:
                 None,
                 0.0,
                 latency_s=self.clock() - started,
+                retries=exc.retries,
                 error=f"{type(exc).__name__}: {exc}",
             )
         else:
@@ -388,14 +394,17 @@ class Optimizer:
         if record.get("cached"):
             self.usage = replace(u, cache_hits=u.cache_hits + 1)
             return
+        retries = u.retries + int(record.get("retries") or 0)
         if record.get("failed"):
-            self.usage = replace(u, calls=u.calls + 1, failed_calls=u.failed_calls + 1)
+            self.usage = replace(
+                u, calls=u.calls + 1, failed_calls=u.failed_calls + 1, retries=retries
+            )
             return
         cost = record.get("cost_usd")
         self.usage = replace(
             u,
             calls=u.calls + 1,
-            retries=u.retries + int(record.get("retries") or 0),
+            retries=retries,
             prompt_tokens=u.prompt_tokens + int(record.get("prompt_tokens") or 0),
             completion_tokens=u.completion_tokens + int(record.get("completion_tokens") or 0),
             known_cost_usd=u.known_cost_usd + (cost or 0.0),

@@ -3,7 +3,7 @@
 Runs calls concurrently under a semaphore, enforces timeouts itself, retries transient failures
 (429, 5xx, timeouts, dropped connections) with exponential backoff that honours ``retry-after``,
 maps litellm's exceptions to ``opro_cli.errors`` by class and status code, and reports tokens and
-cost (``None`` when litellm does not know the price).
+cost (``None`` when litellm does not know the price). ``estimate_cost`` prices a planned run.
 """
 
 from __future__ import annotations
@@ -109,6 +109,7 @@ class LiteLLMClient:
                 await self._sleep(self._delay(attempt, error.retry_after_s))
                 attempt += 1
                 continue
+            error.retries = attempt
             self._note_failure(error, params.model)
             raise error
 
@@ -187,6 +188,21 @@ def _cost(litellm: Any, response: Any, model: str) -> float | None:
         return float(litellm.completion_cost(completion_response=response))
     except Exception:  # litellm raises many kinds for a model without a known price
         return None
+
+
+def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """What litellm's price list says the tokens would cost in USD: 0 for in-process models,
+    None when litellm does not know the model's price (never guessed as zero)."""
+    if is_in_process(model):
+        return 0.0
+    litellm = import_litellm()
+    try:
+        prompt_usd, completion_usd = litellm.cost_per_token(
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+    except Exception:  # litellm raises many kinds for a model it cannot price
+        return None
+    return float(prompt_usd) + float(completion_usd)
 
 
 # ---------------------------------------------------------------------------------------------

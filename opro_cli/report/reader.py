@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from opro_cli.errors import RunDirError, UsageError
+from opro_cli.jsonl import read_jsonl as read_jsonl_file
 
 STATUSES = ("running", "completed", "budget_exhausted", "failed", "interrupted")
 SPLITS = ("train", "val", "test")
@@ -210,27 +211,8 @@ def _read_json(path: Path, diag: Diagnostics) -> dict[str, Any] | None:
 
 def read_jsonl(path: Path, diag: Diagnostics) -> list[dict[str, Any]]:
     """Every well-formed line of a JSONL file; each bad line is skipped with ``file:line``."""
-    records: list[dict[str, Any]] = []
-    try:
-        handle = path.open(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return records
-    except OSError as exc:
-        diag.warnings.append(f"{path}: unreadable, ignored ({exc.strerror})")
-        return records
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                diag.warnings.append(f"{path}:{number}: corrupt line skipped")
-                continue
-            if isinstance(record, dict):
-                records.append(record)
-            else:
-                diag.warnings.append(f"{path}:{number}: not a JSON object, skipped")
+    records, warnings = read_jsonl_file(path)
+    diag.warnings.extend(warnings)
     return records
 
 
