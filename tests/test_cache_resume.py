@@ -219,8 +219,10 @@ def test_resume_command_via_cli(counted, tmp_path: Path) -> None:
     assert json.loads((run / "manifest.json").read_text())["status"] == "completed"
 
 
-def test_sigkill_then_resume_gives_the_same_summary(tmp_path: Path) -> None:
-    """A real process killed with SIGKILL mid-run, then resumed from its directory."""
+@pytest.mark.parametrize("kill_after", [3, 40, 150])
+def test_sigkill_then_resume_gives_the_same_summary(tmp_path: Path, kill_after: int) -> None:
+    """A real process killed with SIGKILL mid-run (after ``kill_after`` evaluation lines: in the
+    seed step, in a middle step, near the end), then resumed from its directory."""
     rows = fakes.parity_rows(40)
     (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     from conftest import parity_spec
@@ -240,11 +242,10 @@ def test_sigkill_then_resume_gives_the_same_summary(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "opro_cli", "run", "spec.yaml", "--quiet", "--no-cache"]
     process = subprocess.Popen(command, cwd=tmp_path, env=env)
     runs = tmp_path / "runs"
-    deadline_lines = 40
     try:
         while process.poll() is None:
             found = list(runs.glob("*/evaluations.jsonl")) if runs.exists() else []
-            if found and len(found[0].read_text().splitlines()) >= deadline_lines:
+            if found and len(found[0].read_text().splitlines()) >= kill_after:
                 break
             threading.Event().wait(0.02)
         process.send_signal(signal.SIGKILL)
@@ -277,7 +278,12 @@ def test_sigkill_then_resume_gives_the_same_summary(tmp_path: Path) -> None:
     assert stable(a) == stable(b)
 
 
-def test_ctrl_c_marks_the_run_interrupted_and_prints_the_resume_command(tmp_path: Path) -> None:
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_marks_the_run_interrupted_and_prints_the_resume_command(
+    tmp_path: Path, presses: int
+) -> None:
+    """One Ctrl-C finishes the lines in flight; a second one right after exits at once. Either
+    way the run is marked interrupted, every line written is whole, and it resumes."""
     rows = fakes.parity_rows(40)
     (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     from conftest import parity_spec
@@ -304,7 +310,9 @@ def test_ctrl_c_marks_the_run_interrupted_and_prints_the_resume_command(tmp_path
             if found and len(found[0].read_text().splitlines()) >= 30:
                 break
             threading.Event().wait(0.02)
-        process.send_signal(signal.SIGINT)
+        for _ in range(presses):
+            process.send_signal(signal.SIGINT)
+            threading.Event().wait(0.005)
         out, err = process.communicate(timeout=60)
     finally:
         process.kill()
@@ -316,3 +324,13 @@ def test_ctrl_c_marks_the_run_interrupted_and_prints_the_resume_command(tmp_path
     assert "Traceback" not in err
     for line in (run / "evaluations.jsonl").read_text().splitlines():
         json.loads(line)  # every line written is whole
+    resumed = subprocess.run(
+        [sys.executable, "-m", "opro_cli", "resume", str(run), "--json", "--no-cache"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["status"] == "completed"

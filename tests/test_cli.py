@@ -185,3 +185,16 @@ def test_local_models_cost_nothing(parity_project, models, said: str) -> None:
     assert result.exit_code == 0, result.output
     assert said in result.output
     assert "planned model calls (at most): 269" in result.output
+
+
+def test_ctrl_c_before_the_run_starts_exits_130(parity_project, monkeypatch, tmp_path) -> None:
+    import opro_cli.app
+
+    def pressed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(opro_cli.app, "load_splits", pressed)
+    result = invoke("run", str(parity_project()))
+    assert result.exit_code == 130, result.output
+    assert "interrupted" in result.output
+    assert not (tmp_path / "runs").exists()

@@ -41,6 +41,14 @@ def test_a_planted_key_lands_nowhere(parity_project, tmp_path: Path, monkeypatch
         runner.invoke(app, ["export", str(run), "-f", fmt]).output
         for fmt in ("txt", "json", "yaml", "promptfoo")
     ]
+    reports = [
+        runner.invoke(app, ["report", *names, "-f", fmt])
+        for names in ([], [run.name])
+        for fmt in ("table", "md", "json", "html")
+    ]
+    assert all(report.exit_code == 0 for report in reports)
+    assert all(run.name in report.output for report in reports)
+    outputs += [report.output for report in reports]
     files = [p for root in (tmp_path / "runs", tmp_path / "cache") for p in root.rglob("*")]
     assert any(p.name == "evaluations.jsonl" for p in files)
     assert any(p.name.startswith("responses.sqlite3") for p in files)

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from opro_cli.errors import OproError
+from opro_cli.errors import OproError, RunInterrupted
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,6 +38,14 @@ def report_errors(func: F) -> F:
                 raise
             print_error(exc)
             raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            # A Ctrl-C outside a run's own handling (loading data, a second press while the run
+            # is being marked interrupted): exit 130 like any interruption, not click's "Aborted!"
+            # with exit 1, which a pipeline would read as a failed gate.
+            if debug:
+                raise
+            print_error(RunInterrupted("interrupted"))
+            raise typer.Exit(RunInterrupted.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
 
