@@ -3,6 +3,7 @@ minutes on 2 cores).
 
     python bench/bench_local.py                 # model load, per-call latency, generation speed
     python bench/bench_local.py --quickstart    # also time `opro run configs/quickstart.yaml`
+    python bench/bench_local.py --thread-modes  # also: why one worker thread (see bench/README.md)
 
 Run from the repository root with the local extra installed (``pip install -e ".[local]"``). No
 network, no API key. What is timed:
@@ -15,6 +16,8 @@ network, no API key. What is timed:
   call slower, since each thread gets its own OpenMP team: do not add a "calling thread" case
   here, it would slow the others down.)
 - **generation speed**: completion tokens per second for a 64-token optimizer-style answer;
+- **thread modes** (``--thread-modes``): the same short call made on the main thread, with
+  ``asyncio.to_thread`` and on one dedicated worker thread, each in a fresh process;
 - **quickstart** (``--quickstart``): the whole run as a subprocess, with ``--no-cache`` and a
   temporary runs folder: wall time, peak memory, calls and the test result.
 """
@@ -100,6 +103,58 @@ def model_benchmarks(calls: int) -> None:
     print(f"  {label:<44} {tokens / elapsed:6.0f} tokens/s ({tokens} tokens)")
 
 
+THREAD_MODES = ("main thread", "asyncio.to_thread", "one worker thread")
+
+
+def thread_mode(mode: str, calls: int) -> float:
+    """Median seconds per short call made the given way (run in a fresh process)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from llama_cpp import Llama
+
+    from opro_cli.models import local
+
+    path = local.resolve_model_path(MODEL.split("/", 1)[1])
+    texts = reviews(calls + 1)
+    worker = ThreadPoolExecutor(max_workers=1)
+    llama: list[Llama] = []
+
+    def load() -> None:
+        llama.append(Llama(model_path=str(path), n_ctx=local.N_CTX, n_threads=os.cpu_count() or 1,
+                           seed=0, verbose=False))  # fmt: skip
+
+    def call(text: str) -> None:
+        llama[0].create_chat_completion(messages=messages(text), temperature=0.0, max_tokens=8)
+
+    async def timed() -> list[float]:
+        times = []
+        for text in texts:
+            started = time.perf_counter()
+            if mode == "asyncio.to_thread":
+                await asyncio.to_thread(call, text)
+            elif mode == "one worker thread":
+                await asyncio.get_running_loop().run_in_executor(worker, call, text)
+            else:
+                call(text)
+            times.append(time.perf_counter() - started)
+        return times[1:]  # the first call pays the warm-up
+
+    if mode == "one worker thread":
+        worker.submit(load).result()
+    else:
+        load()
+    return statistics.median(asyncio.run(timed()))
+
+
+def thread_modes(calls: int) -> None:
+    for mode in THREAD_MODES:
+        done = subprocess.run(
+            [sys.executable, __file__, "--one-thread-mode", mode, "--calls", str(calls)],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        print(f"  {mode:<44} median {float(done.stdout.strip()) * 1000:6.0f} ms")
+
+
 def quickstart() -> None:
     with tempfile.TemporaryDirectory(prefix="opro-bench-quickstart-") as folder:
         command = [
@@ -130,11 +185,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=40, help="calls per way (default 40)")
     parser.add_argument("--quickstart", action="store_true", help="also time the quickstart run")
+    parser.add_argument("--thread-modes", action="store_true", help="also compare thread modes")
+    parser.add_argument("--one-thread-mode", choices=THREAD_MODES, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one_thread_mode:
+        print(thread_mode(args.one_thread_mode, args.calls))
+        return
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f}")  # fmt: skip
     print("local model:")
     model_benchmarks(args.calls)
+    if args.thread_modes:
+        print("thread modes (each in a fresh process):")
+        thread_modes(args.calls)
     if args.quickstart:
         print("quickstart (opro run configs/quickstart.yaml --no-cache):")
         quickstart()
