@@ -230,6 +230,7 @@ def execute(
             prepared.spec,
             prepared.splits,
             planned_calls=optimizer.planned_calls(),
+            planned_cost_usd=planned_cost(prepared).total_usd,
         )
     optimizer.listeners = [store, *listeners]
     started = time.monotonic()

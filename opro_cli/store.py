@@ -85,7 +85,13 @@ class RunStore:
 
     @classmethod
     def create(
-        cls, runs_dir: Path, spec: RunSpec, splits: Splits, *, planned_calls: dict[str, int]
+        cls,
+        runs_dir: Path,
+        spec: RunSpec,
+        splits: Splits,
+        *,
+        planned_calls: dict[str, int],
+        planned_cost_usd: float | None = None,
     ) -> RunStore:
         started = utc_now()
         stamp = started.strftime("%Y%m%dT%H%M%SZ")
@@ -122,6 +128,8 @@ class RunStore:
             },
             "models": {"scorer": spec.scorer.model, "optimizer": spec.optimizer.model},
             "planned_calls": planned_calls,
+            # an estimate made before any call; None where litellm knows no price for a model
+            "planned_cost_usd": planned_cost_usd,
             "started_at": started.isoformat(),
             "ended_at": None,
         }

@@ -181,3 +181,27 @@ def test_a_call_that_always_fails_records_its_retries(
     assert usage["retries"] == 2 * len(failed) == len(sleeps.delays)
     assert len(server.requests) == usage["calls"] + usage["retries"]
     assert summary["status"] == "completed"
+
+
+def test_a_run_records_its_planned_cost_beside_what_it_spent(
+    parity_project, server: OpenAIServer, tmp_path: Path
+) -> None:
+    # model names litellm has prices for, answered by the fake models' scripts
+    server.responder = functools.partial(
+        scripted, {"gpt-4o-mini": fakes.parity_scorer, "gpt-4o": fakes.proposer}
+    )
+    model = {"api_base": server.base_url, "timeout_s": 5.0}
+    spec = parity_project(
+        scorer={"model": "openai/gpt-4o-mini", **model},
+        optimizer={"model": "openai/gpt-4o", **model},
+    )
+    dry = CliRunner().invoke(app, ["run", str(spec), "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    planned = json.loads(dry.stdout)["planned_cost_usd"]
+    assert planned > 0
+
+    _, summary = run_cli(spec, tmp_path / "runs")
+
+    manifest = json.loads((Path(summary["run_dir"]) / "manifest.json").read_text())
+    assert manifest["planned_cost_usd"] == pytest.approx(planned)
+    assert summary["usage"]["cost_usd"] > 0
