@@ -6,8 +6,10 @@ and the fix. Relative paths resolve against the folder of the YAML file.
 
 from __future__ import annotations
 
+import difflib
 import re
 import string
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -356,11 +358,39 @@ def _spec_error(path: Path, root: yaml.Node | None, exc: ValidationError) -> Spe
         field = ".".join(str(p) for p in loc) or "(top level)"
         line = _line_of(root, loc)
         where = f"{path}:{line}" if line else str(path)
-        lines.append(f"{where}: {field}: {_explain(err)}")
+        lines.append(f"{where}: {field}: {_explain(err, loc)}")
     more = len(exc.errors()) - 6
     if more > 0:
         lines.append(f"... and {more} more problem(s)")
     return SpecError("\n".join(lines))
+
+
+def _close_match(value: Any, choices: list[str]) -> str | None:
+    if not isinstance(value, str) or not choices:
+        return None
+    found = difflib.get_close_matches(value.lower(), choices, n=1, cutoff=0.75)
+    return found[0] if found else None
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the spec allows in the mapping at ``loc`` (empty where that is not a section)."""
+    model: type[BaseModel] | None = RunSpec
+    for part in loc:
+        field = model.model_fields.get(str(part)) if model is not None else None
+        if field is None:
+            return []
+        model = _model_in(field.annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 _TYPE_WORDS = {
@@ -373,15 +403,21 @@ _TYPE_WORDS = {
 }
 
 
-def _explain(err: Any) -> str:
+def _explain(err: Any, loc: tuple[Any, ...]) -> str:
     kind = err["type"]
     msg = str(err["msg"])
     if kind == "extra_forbidden":
+        guess = _close_match(loc[-1], _keys_at(loc[:-1]))
+        if guess:
+            return f"unknown key -> did you mean '{guess}'?"
         return "unknown key -> remove it or check its spelling (see the spec reference in README)"
     if kind == "missing":
         return "required key is missing -> add it (see configs/ for examples)"
     if kind == "literal_error":
-        return msg.replace("Input should be", "must be one of")
+        allowed = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+        guess = _close_match(err.get("input"), allowed)
+        hint = f" -> did you mean '{guess}'?" if guess else ""
+        return msg.replace("Input should be", "must be one of") + hint
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         got = _TYPE_WORDS.get(type(err.get("input")).__name__, "single value")
         return f"must be a mapping of keys (key: value lines below it), not {got}"

@@ -140,3 +140,37 @@ def test_split_files_resolve(tmp_path: Path) -> None:
     spec = load_spec(write(tmp_path, yaml.safe_dump(data)))
     assert spec.dataset.split.train == str(tmp_path / "a.jsonl")
     assert spec.dataset.path is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "temperature: 0,",
+            "temprature: 0,",
+            "scorer.temprature: unknown key -> did you mean 'temperature'?",
+        ),
+        (
+            "budget: {steps: 10}",
+            "budgett: {steps: 10}",
+            "budgett: unknown key -> did you mean 'budget'?",
+        ),
+        ("seed: 7}", "sed: 7}", "dataset.sed: unknown key -> did you mean 'seed'?"),
+        ("metric: exact_match", "metric: exact_matc", "-> did you mean 'exact_match'?"),
+        ("metric: exact_match", "metric: Exact_Match", "-> did you mean 'exact_match'?"),
+        ("instruction_position: system", "instruction_position: sytem", "did you mean 'system'?"),
+    ],
+)
+def test_a_misspelling_gets_the_nearest_name(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    assert old in GOOD
+    assert expected in error_of(tmp_path, GOOD.replace(old, new))
+
+
+def test_no_guess_where_nothing_is_close(tmp_path: Path) -> None:
+    message = error_of(tmp_path, GOOD.replace("budget: {steps: 10}", "budget: {colour: red}"))
+    assert "budget.colour: unknown key -> remove it or check its spelling" in message
+    assert "did you mean" not in message
+    message = error_of(tmp_path, GOOD.replace("metric: exact_match", "metric: bleu"))
+    assert "did you mean" not in message
