@@ -11,7 +11,7 @@ import yaml
 
 from opro_cli.errors import RunDirError
 from opro_cli.secrets import redact
-from opro_cli.spec import RunSpec, parse_spec
+from opro_cli.spec import RunSpec, ScorerSpec, parse_spec
 from opro_cli.store import read_manifest
 
 FORMATS = ("txt", "json", "yaml", "promptfoo")
@@ -78,14 +78,60 @@ def promptfoo_prompt(instruction: str, position: str) -> str:
     return f"Q: {{{{input}}}}\nA: {instruction}"
 
 
-def promptfoo_provider(model: str) -> str:
-    """litellm's ``provider/model`` in promptfoo's ``provider:model`` form (best effort)."""
-    provider, _, name = model.partition("/")
-    if provider in ("openai", "anthropic", "ollama", "groq", "mistral", "deepseek"):
-        return f"{provider}:{name}" if provider != "anthropic" else f"anthropic:messages:{name}"
-    if provider == "gemini":
-        return f"google:{name}"
-    return model
+LLAMA_SERVER_BASE = "http://127.0.0.1:8080/v1"
+_SAME_NAME = ("openai", "anthropic", "ollama", "groq", "mistral", "deepseek")
+
+
+def promptfoo_provider(scorer: ScorerSpec) -> tuple[dict[str, Any], str | None]:
+    """The scorer as a promptfoo provider (litellm's ``provider/model`` in promptfoo's
+    ``provider:model`` form), and a note for the top of the config where promptfoo cannot use
+    it as it is."""
+    provider, _, name = scorer.model.partition("/")
+    config: dict[str, Any] = {"temperature": scorer.temperature}
+    if scorer.max_tokens:
+        config["max_tokens"] = scorer.max_tokens
+    note = None
+    if provider == "local":
+        # promptfoo cannot load opro's in-process model: llama.cpp's server can serve the file
+        model_name = Path(name).stem if name.endswith(".gguf") else name
+        provider_id = f"openai:chat:{model_name}"
+        config["apiBaseUrl"] = LLAMA_SERVER_BASE
+        note = (
+            f"The run scored with opro's in-process model {scorer.model}, which promptfoo cannot "
+            "load.\nServe the same GGUF file with llama.cpp's server, where this config expects "
+            f"it:\n  llama-server -m {_gguf_path(name)} --port 8080"
+        )
+    elif provider == "openai" and scorer.api_base:
+        provider_id = f"openai:chat:{name}"  # any model name, on any OpenAI-compatible server
+        config["apiBaseUrl"] = scorer.api_base
+    elif provider == "anthropic":
+        provider_id = f"anthropic:messages:{name}"
+    elif provider == "gemini":
+        provider_id = f"google:{name}"
+    elif provider in _SAME_NAME:
+        provider_id = f"{provider}:{name}"
+    else:
+        provider_id = scorer.model
+        note = (
+            f"opro does not know promptfoo's name for the provider of {scorer.model}: check the "
+            "provider id (https://promptfoo.dev/docs/providers)."
+        )
+    if scorer.api_base and "apiBaseUrl" not in config:
+        note = (
+            f"The run called {scorer.model} at {scorer.api_base}: set that address in the "
+            "provider's config (https://promptfoo.dev/docs/providers)."
+        )
+    return {"id": provider_id, "config": config}, note
+
+
+def _gguf_path(name: str) -> str:
+    from opro_cli.errors import OproError
+    from opro_cli.models.local import resolve_model_path
+
+    try:
+        return str(resolve_model_path(name))
+    except OproError:
+        return name if name.endswith(".gguf") else "PATH/TO/MODEL.gguf"
 
 
 def promptfoo_assertion(spec: RunSpec, target: str) -> dict[str, Any]:
@@ -131,6 +177,7 @@ def promptfoo_config(
         if spec.metric.name in ("exact_match", "regex", "numeric", "contains")
         else (f" (the {spec.metric.name} metric is approximated by icontains)")
     )
+    provider, _ = promptfoo_provider(spec.scorer)
     return {
         "description": f"opro winner of run {manifest['name']}: regression tests from its "
         f"test split{note}",
@@ -141,15 +188,7 @@ def promptfoo_config(
                 "raw": promptfoo_prompt(best["text"], spec.scorer.instruction_position),
             }
         ],
-        "providers": [
-            {
-                "id": promptfoo_provider(spec.scorer.model),
-                "config": {
-                    "temperature": spec.scorer.temperature,
-                    **({"max_tokens": spec.scorer.max_tokens} if spec.scorer.max_tokens else {}),
-                },
-            }
-        ],
+        "providers": [provider],
         "tests": [
             {
                 "description": example.id,
@@ -175,4 +214,7 @@ def export_run(run_dir: Path, fmt: str) -> str:
         text = yaml.safe_dump(
             promptfoo_config(manifest, summary, spec), sort_keys=False, allow_unicode=True
         )
+        _, note = promptfoo_provider(spec.scorer)
+        if note:
+            text = "".join(f"# {line}\n" for line in note.splitlines()) + text
     return redact(text)

@@ -3,12 +3,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
 from opro_cli.app import execute, prepare
 from opro_cli.cli import app
+from opro_cli.export import promptfoo_provider
 from opro_cli.models.litellm_client import LiteLLMClient
+from opro_cli.spec import ScorerSpec
 
 runner = CliRunner()
 WINNER = "Label the parity carefully in one word."
@@ -38,7 +41,13 @@ def test_promptfoo_config_has_the_test_split_as_tests(parity_project, tmp_path: 
     out = tmp_path / "promptfooconfig.yaml"
     result = runner.invoke(app, ["export", str(run), "-f", "promptfoo", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    config = yaml.safe_load(out.read_text())
+    text = out.read_text()
+    # promptfoo has no fake/ provider: the config says so at the top, in a YAML comment
+    assert text.startswith("# opro does not know promptfoo's name for the provider of fake/parity")
+    config = yaml.safe_load(text)
+    assert config["providers"] == [
+        {"id": "fake/parity", "config": {"temperature": 0.0, "max_tokens": 4}}
+    ]
     assert config["prompts"][0]["raw"] == WINNER + "\n{{input}}"
     assert len(config["tests"]) == 10
     first = config["tests"][0]
@@ -59,3 +68,54 @@ def test_unknown_format_and_unfinished_run_exit_2(parity_project, tmp_path: Path
     result = runner.invoke(app, ["export", str(tmp_path / "nothing")])
     assert result.exit_code == 2
     assert "not a run directory" in result.output
+
+
+@pytest.mark.parametrize(
+    ("scorer", "provider_id", "base", "note"),
+    [
+        ({"model": "openai/gpt-4o-mini"}, "openai:gpt-4o-mini", None, None),
+        (
+            {"model": "anthropic/claude-3-5-haiku"},
+            "anthropic:messages:claude-3-5-haiku",
+            None,
+            None,
+        ),
+        ({"model": "gemini/gemini-2.0-flash"}, "google:gemini-2.0-flash", None, None),
+        (
+            {"model": "openai/qwen2.5-7b", "api_base": "http://gpu-box:8000/v1"},
+            "openai:chat:qwen2.5-7b",
+            "http://gpu-box:8000/v1",
+            None,
+        ),
+        (
+            {"model": "local/smollm2-135m-instruct"},
+            "openai:chat:smollm2-135m-instruct",
+            "http://127.0.0.1:8080/v1",
+            "llama-server -m ",
+        ),
+        (
+            {"model": "local/models/my-model.Q4_K_M.gguf"},
+            "openai:chat:my-model.Q4_K_M",
+            "http://127.0.0.1:8080/v1",
+            "llama-server -m models/my-model.Q4_K_M.gguf --port 8080",
+        ),
+        (
+            {"model": "ollama/llama3", "api_base": "http://box:11434"},
+            "ollama:llama3",
+            None,
+            "at http://box:11434: set that address",
+        ),
+        ({"model": "bedrock/titan"}, "bedrock/titan", None, "check the provider id"),
+    ],
+)
+def test_promptfoo_provider_for_each_kind_of_model(
+    scorer: dict, provider_id: str, base: str | None, note: str | None
+) -> None:
+    provider, said = promptfoo_provider(ScorerSpec(**scorer, max_tokens=16))
+    assert provider["id"] == provider_id
+    assert provider["config"].get("apiBaseUrl") == base
+    assert provider["config"]["max_tokens"] == 16
+    if note is None:
+        assert said is None
+    else:
+        assert said is not None and note in said
