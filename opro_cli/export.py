@@ -94,12 +94,14 @@ def promptfoo_provider(scorer: ScorerSpec) -> tuple[dict[str, Any], str | None]:
     if provider == "local":
         # promptfoo cannot load opro's in-process model: llama.cpp's server can serve the file
         model_name = Path(name).stem if name.endswith(".gguf") else name
+        path = _gguf_path(name)
         provider_id = f"openai:chat:{model_name}"
         config["apiBaseUrl"] = LLAMA_SERVER_BASE
         note = (
             f"The run scored with opro's in-process model {scorer.model}, which promptfoo cannot "
             "load.\nServe the same GGUF file with llama.cpp's server, where this config expects "
-            f"it:\n  llama-server -m {_gguf_path(name)} --port 8080"
+            f"it:\n  llama-server -m {path} --port 8080\nor with llama-cpp-python's (pip install "
+            f"'llama-cpp-python[server]'):\n  python -m llama_cpp.server --model {path} --port 8080"
         )
     elif provider == "openai" and scorer.api_base:
         provider_id = f"openai:chat:{name}"  # any model name, on any OpenAI-compatible server
