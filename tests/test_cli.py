@@ -113,6 +113,29 @@ def test_step_summary_is_appended_for_github(parity_project, tmp_path: Path, mon
     text = target.read_text()
     assert "| best | 100.0 | 100.0 | 100.0 |" in text
     assert "Label the parity carefully in one word." in text
+    assert "Test improvement over the seed: **+" in text
+    assert "Gate" not in text
+
+    # a second run appends; a gate that fails says so in the summary too, and exits 1
+    no_steps = str(parity_project(budget={"steps": 0}))  # the seed wins: no improvement
+    result = invoke("run", no_steps, "--quiet", "--min-improvement", "0.1")
+    assert result.exit_code == 1
+    text = target.read_text()
+    assert text.count("### opro: parity (completed)") == 2
+    assert "**Gate not met:** --min-improvement: winner beats the best seed on test by" in text
+    result = invoke("run", str(parity_project()), "--quiet", "--fail-under", "0.5")
+    assert result.exit_code == 0
+    assert target.read_text().rstrip().count("Gates met.") == 1
+
+
+def test_step_summary_fence_survives_backticks_in_the_prompt() -> None:
+    from opro_cli.cli.run import step_summary_markdown
+
+    prompt = "Answer in JSON:\n```json\n{\"label\": ...}\n```"
+    scores = {"text": prompt, "train": 1.0, "val": 1.0, "test": 1.0}
+    summary = {"name": "x", "status": "completed", "best": scores, "best_seed": scores}
+    text = step_summary_markdown(summary, None, False)
+    assert f"````\n{prompt}\n````\n" in text
 
 
 def test_every_example_config_validates() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,8 +172,11 @@ def run_prepared(
         typer.echo(json.dumps(summary, indent=2))
     else:
         out.print(render_summary(summary))
-    _append_step_summary(summary)
-    _check_gates(summary, options.fail_under, options.min_improvement)
+    gate = gate_failure(summary, options.fail_under, options.min_improvement)
+    gates_set = options.fail_under is not None or options.min_improvement is not None
+    _append_step_summary(summary, gate, gates_set)
+    if gate is not None:
+        raise GateError(gate)
 
 
 def _client(concurrency: int, no_cache: bool) -> ModelClient:
@@ -216,30 +220,39 @@ def format_usd(value: float | None) -> str:
     return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
 
 
-def _check_gates(
+def gate_failure(
     summary: dict[str, Any], fail_under: float | None, min_improvement: float | None
-) -> None:
+) -> str | None:
+    """Why the run does not pass the CI gates, in one line; None when it does."""
     test = summary["best"]["test"]
     if fail_under is not None:
         if test is None:
-            raise GateError("--fail-under: the run has no test split to check")
+            return "--fail-under: the run has no test split to check"
         if test < fail_under:
-            raise GateError(f"--fail-under: winner's test score {test:.3f} < {fail_under:.3f}")
+            return f"--fail-under: winner's test score {test:.3f} < {fail_under:.3f}"
     if min_improvement is not None:
         imp = summary.get("improvement")
         if imp is None:
-            raise GateError("--min-improvement: the run has no test split to check")
+            return "--min-improvement: the run has no test split to check"
         if imp["test_delta"] < min_improvement:
-            raise GateError(
+            return (
                 f"--min-improvement: winner beats the best seed on test by "
                 f"{imp['test_delta']:+.3f} < {min_improvement:.3f}"
             )
+    return None
 
 
-def _append_step_summary(summary: dict[str, Any]) -> None:
+def _append_step_summary(summary: dict[str, Any], gate: str | None, gates_set: bool) -> None:
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
         return
+    with open(target, "a", encoding="utf-8") as handle:
+        handle.write(step_summary_markdown(summary, gate, gates_set))
+
+
+def step_summary_markdown(summary: dict[str, Any], gate: str | None, gates_set: bool) -> str:
+    """The run as a GitHub job summary: scores, the improvement with its interval, the gates,
+    what it cost, and the winning prompt."""
     best, seed = summary["best"], summary["best_seed"]
 
     def pct(value: float | None) -> str:
@@ -253,12 +266,29 @@ def _append_step_summary(summary: dict[str, Any]) -> None:
         f"| best | {pct(best['train'])} | {pct(best['val'])} | {pct(best['test'])} |",
         f"| seed | {pct(seed['train'])} | {pct(seed['val'])} | {pct(seed['test'])} |",
         "",
-        "Best prompt:",
-        "",
-        "```",
-        best["text"],
-        "```",
-        "",
     ]
-    with open(target, "a", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
+    imp = summary.get("improvement")
+    if imp is not None:
+        lines += [
+            f"Test improvement over the seed: **{imp['test_delta'] * 100:+.1f} points**, "
+            f"{imp['ci_level'] * 100:.0f}% CI [{imp['ci_low'] * 100:+.1f}, "
+            f"{imp['ci_high'] * 100:+.1f}], n={imp['n']}",
+            "",
+        ]
+    if gate is not None:
+        lines += [f"**Gate not met:** {gate}", ""]
+    elif gates_set:
+        lines += ["Gates met.", ""]
+    usage = summary.get("usage") or {}
+    if usage:
+        lines += [
+            f"{usage.get('calls', 0):,} model calls ({usage.get('cache_hits', 0):,} answered "
+            f"from the cache, {usage.get('failed_calls', 0):,} failed), "
+            f"{usage.get('tokens', 0):,} tokens, cost {format_usd(usage.get('cost_usd'))}, "
+            f"{summary.get('duration_s', 0):.0f} s; run directory `{summary.get('run_dir')}`",
+            "",
+        ]
+    longest = max((len(run) for run in re.findall(r"`+", best["text"])), default=0)
+    fence = "`" * max(3, longest + 1)  # a prompt holding ``` must not end the block
+    lines += ["Best prompt:", "", fence, best["text"], fence, ""]
+    return "\n".join(lines) + "\n"
