@@ -64,11 +64,18 @@ def main() -> int:
         )
         print(f"== {name}: exit {done.returncode}", flush=True)
         failed = failed or done.returncode != 0
+    # the files the job wrote: everything git does not track (ignored files included)
+    written = (
+        subprocess.run(
+            ["git", "ls-files", "--others", "-z"], cwd=checkout, capture_output=True, check=True
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     leaks = [
-        str(path)
-        for path in checkout.rglob("*")
-        if path.is_file() and ".git" not in path.parts and PLANTED_KEY.encode() in path.read_bytes()
+        name for name in written if name and PLANTED_KEY.encode() in (checkout / name).read_bytes()
     ]
+    print(f"== the job wrote {len([n for n in written if n])} files")
     print(f"== the planted key appears in: {', '.join(leaks) if leaks else 'no file'}")
     return 1 if leaks else 0
 
