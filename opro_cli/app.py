@@ -13,6 +13,7 @@ from opro_cli.core.events import Evaluation, Listener
 from opro_cli.core.optimizer import Metric, Optimizer, Prior, outcome_summary
 from opro_cli.data import Splits, load_splits
 from opro_cli.errors import MetricError, OproError, RunDirError, RunInterrupted
+from opro_cli.interrupts import ctrl_c_ignored
 from opro_cli.jsonl import read_jsonl
 from opro_cli.metrics import build_metric
 from opro_cli.models.base import ModelClient
@@ -214,9 +215,10 @@ def execute(
     prior: Prior | None = None,
     client: ModelClient,
     listeners: Sequence[Listener] = (),
+    planned: PlannedCost | None = None,
 ) -> Finished:
     """Run the optimization (or continue the one in ``resume_dir``), writing the run directory
-    as it goes.
+    as it goes. ``planned`` is the cost estimate the caller already made, if it made one.
 
     The run directory is marked ``failed`` or ``interrupted`` on the way out of any failure, so
     no half-written run ever looks finished.
@@ -230,14 +232,15 @@ def execute(
             prepared.spec,
             prepared.splits,
             planned_calls=optimizer.planned_calls(),
-            planned_cost_usd=planned_cost(prepared).total_usd,
+            planned_cost_usd=(planned or planned_cost(prepared)).total_usd,
         )
     optimizer.listeners = [store, *listeners]
     started = time.monotonic()
     try:
         outcome = asyncio.run(optimizer.run())
     except KeyboardInterrupt:
-        store.finish("interrupted", "stopped by Ctrl-C")
+        with ctrl_c_ignored():  # a further press must not leave the run marked "running"
+            store.finish("interrupted", "stopped by Ctrl-C")
         raise RunInterrupted(
             f"interrupted; everything done so far is in {store.path}",
             hint=f"continue with: opro resume {store.path}",

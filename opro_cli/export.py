@@ -79,7 +79,7 @@ def promptfoo_prompt(instruction: str, position: str) -> str:
 
 
 LLAMA_SERVER_BASE = "http://127.0.0.1:8080/v1"
-_SAME_NAME = ("openai", "anthropic", "ollama", "groq", "mistral", "deepseek")
+_SAME_NAME = ("openai", "ollama", "groq", "mistral", "deepseek")
 
 
 def promptfoo_provider(scorer: ScorerSpec) -> tuple[dict[str, Any], str | None]:
@@ -168,7 +168,7 @@ def promptfoo_assertion(spec: RunSpec, target: str) -> dict[str, Any]:
 
 
 def promptfoo_config(
-    manifest: dict[str, Any], summary: dict[str, Any], spec: RunSpec
+    manifest: dict[str, Any], summary: dict[str, Any], spec: RunSpec, provider: dict[str, Any]
 ) -> dict[str, Any]:
     from opro_cli.data import load_splits
 
@@ -179,7 +179,6 @@ def promptfoo_config(
         if spec.metric.name in ("exact_match", "regex", "numeric", "contains")
         else (f" (the {spec.metric.name} metric is approximated by icontains)")
     )
-    provider, _ = promptfoo_provider(spec.scorer)
     return {
         "description": f"opro winner of run {manifest['name']}: regression tests from its "
         f"test split{note}",
@@ -213,10 +212,12 @@ def export_run(run_dir: Path, fmt: str) -> str:
             prompt_record(manifest, summary, spec), sort_keys=False, allow_unicode=True
         )
     else:
+        provider, note = promptfoo_provider(spec.scorer)
         text = yaml.safe_dump(
-            promptfoo_config(manifest, summary, spec), sort_keys=False, allow_unicode=True
+            promptfoo_config(manifest, summary, spec, provider),
+            sort_keys=False,
+            allow_unicode=True,
         )
-        _, note = promptfoo_provider(spec.scorer)
         if note:
             text = "".join(f"# {line}\n" for line in note.splitlines()) + text
     return redact(text)

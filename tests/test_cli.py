@@ -131,7 +131,7 @@ def test_step_summary_is_appended_for_github(parity_project, tmp_path: Path, mon
 def test_step_summary_fence_survives_backticks_in_the_prompt() -> None:
     from opro_cli.cli.run import step_summary_markdown
 
-    prompt = "Answer in JSON:\n```json\n{\"label\": ...}\n```"
+    prompt = 'Answer in JSON:\n```json\n{"label": ...}\n```'
     scores = {"text": prompt, "train": 1.0, "val": 1.0, "test": 1.0}
     summary = {"name": "x", "status": "completed", "best": scores, "best_seed": scores}
     text = step_summary_markdown(summary, None, False)

@@ -12,6 +12,7 @@ import typer
 
 from opro_cli import __version__
 from opro_cli.cli import cache, doctor, export, report, run, validate
+from opro_cli.interrupts import exit_on_ctrl_c
 
 app = typer.Typer(
     name="opro",
@@ -51,6 +52,10 @@ app.add_typer(cache.app, name="cache")
 def main() -> None:
     try:
         app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        exit_on_ctrl_c(code)
+        raise
     except Exception as exc:  # a bug in opro: a short message, the traceback only with --debug
         if "--debug" in sys.argv:
             raise

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from opro_cli.errors import OproError, RunInterrupted
+from opro_cli.interrupts import ctrl_c_ignored
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,15 +37,19 @@ def report_errors(func: F) -> F:
         except OproError as exc:
             if debug:
                 raise
-            print_error(exc)
+            with ctrl_c_ignored():
+                print_error(exc)
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            # A Ctrl-C outside a run's own handling (loading data, a second press while the run
-            # is being marked interrupted): exit 130 like any interruption, not click's "Aborted!"
-            # with exit 1, which a pipeline would read as a failed gate.
+        except KeyboardInterrupt as exc:
+            # A Ctrl-C outside a run's own handling (loading data, or a press that lands while an
+            # interrupted run's message is on its way out): exit 130 like any interruption, not
+            # click's "Aborted!" with exit 1, which a pipeline would read as a failed gate.
             if debug:
                 raise
-            print_error(RunInterrupted("interrupted"))
+            context = exc.__context__
+            interrupted = context if isinstance(context, RunInterrupted) else None
+            with ctrl_c_ignored():
+                print_error(interrupted or RunInterrupted("interrupted"))
             raise typer.Exit(RunInterrupted.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

@@ -165,6 +165,7 @@ def run_prepared(
             prior=prior,
             client=client,
             listeners=listeners,
+            planned=cost,
         )
     summary = finished.summary
 
