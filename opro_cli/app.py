@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-from opro_cli.core.events import Evaluation, Listener
+from opro_cli import rundir
+from opro_cli.core.config import Budget, LoopConfig, Proposals, Selection
+from opro_cli.core.events import Listener
 from opro_cli.core.optimizer import Metric, Optimizer, Prior, outcome_summary
+from opro_cli.core.plan import SplitSizes, planned_calls
 from opro_cli.data import Splits, load_splits
-from opro_cli.errors import MetricError, OproError, RunDirError, RunInterrupted
+from opro_cli.errors import GateError, MetricError, OproError, RunDirError, RunInterrupted
+from opro_cli.gates import Gates, gate_failure
 from opro_cli.interrupts import ctrl_c_ignored
-from opro_cli.jsonl import read_jsonl
 from opro_cli.metrics import build_metric
 from opro_cli.models.base import ModelClient
+from opro_cli.pricing import PlannedCost, planned_cost
+from opro_cli.rundir import Summary
+from opro_cli.secrets import redact
 from opro_cli.spec import RunSpec, load_spec, parse_spec
-from opro_cli.store import RunStore, read_manifest
-
-FINISHED_STATUSES = ("completed", "budget_exhausted")
+from opro_cli.store import RunStore
 
 
 @dataclass(frozen=True)
@@ -31,11 +34,53 @@ class Prepared:
     splits: Splits
     metric: Metric
 
+    @property
+    def config(self) -> LoopConfig:
+        return loop_config(self.spec)
+
+    @property
+    def sizes(self) -> SplitSizes:
+        return SplitSizes(len(self.splits.train), len(self.splits.val), len(self.splits.test))
+
+    def planned_calls(self) -> dict[str, int]:
+        return planned_calls(self.config, self.sizes)
+
+    def planned_cost(self) -> PlannedCost:
+        return planned_cost(self.spec, self.splits, self.planned_calls())
+
 
 @dataclass(frozen=True)
 class Finished:
     run_dir: Path
-    summary: dict[str, Any]
+    summary: Summary
+
+
+def loop_config(spec: RunSpec) -> LoopConfig:
+    """The loop's own frozen config, mapped from the validated spec in this one place."""
+    opt, budget, sel = spec.optimizer, spec.budget, spec.selection
+    return LoopConfig(
+        task=spec.task,
+        seed_prompts=spec.seed_prompts,
+        scorer=spec.scorer.call_params(),
+        optimizer=spec.optimizer.call_params(),
+        position=spec.scorer.instruction_position,
+        proposals=Proposals(
+            candidates_per_step=opt.candidates_per_step,
+            history_size=opt.history_size,
+            exemplars=opt.exemplars,
+            max_instruction_chars=opt.max_instruction_chars,
+            score_buckets=opt.score_buckets,
+        ),
+        budget=Budget(
+            steps=budget.steps,
+            max_calls=budget.max_calls,
+            max_tokens=budget.max_tokens,
+            max_cost_usd=budget.max_cost_usd,
+            max_minutes=budget.max_minutes,
+        ),
+        selection=Selection(sel.top_k, sel.bootstrap_samples, sel.ci_level),
+        seed=spec.seed,
+    )
 
 
 def prepare(spec_path: Path) -> Prepared:
@@ -80,108 +125,18 @@ def _metric_name(metric: Metric) -> str:
     return getattr(metric, "__name__", "the metric")
 
 
-def planned_calls(prepared: Prepared) -> dict[str, int]:
-    return Optimizer(prepared.spec, prepared.splits, _NoClient(), prepared.metric).planned_calls()
-
-
-# Assumptions of the cost estimate (rough on purpose: it is shown as "about")
-CHARS_PER_TOKEN = 4  # a rough average for English text
-MESSAGE_TOKENS = 8  # role markers and formatting around each call's messages
-INSTRUCTION_CHARS = 150  # a typical proposed instruction (longer seeds count as they are)
-META_PROMPT_CHARS = 700  # the meta-prompt's fixed wording
-HISTORY_ENTRY_CHARS = 20  # "text:" and "score:" around each instruction in the history
-EXEMPLAR_CHARS = 60  # the wording around each exemplar's input and target
-ANSWER_TOKENS_UNCAPPED = 256  # assumed answer length where max_tokens is not set
-
-
-@dataclass(frozen=True)
-class PlannedCost:
-    """A rough price of every planned call, with answers as long as ``max_tokens`` allows.
-
-    Prompt sizes are estimated from the characters of the data, the seed prompts and the task.
-    A model's cost is None when litellm has no price for it.
-    """
-
-    scorer_usd: float | None
-    optimizer_usd: float | None
-    scorer_tokens: int
-    optimizer_tokens: int
-    unpriced: tuple[str, ...]
-
-    @property
-    def total_usd(self) -> float | None:
-        if self.scorer_usd is None or self.optimizer_usd is None:
-            return None
-        return self.scorer_usd + self.optimizer_usd
-
-
-def planned_cost(prepared: Prepared) -> PlannedCost:
-    from opro_cli.models.litellm_client import estimate_cost
-
-    s, splits = prepared.spec, prepared.splits
-    plan = planned_calls(prepared)
-    optimizer_calls = s.budget.steps * s.optimizer.candidates_per_step
-    scorer_calls = sum(plan.values()) - optimizer_calls
-    examples = [*splits.train, *splits.val, *splits.test]
-    avg_input = sum(len(e.input) for e in examples) / len(examples)
-    avg_target = sum(len(e.target) for e in examples) / len(examples)
-    seed_chars = max(len(text) for text in s.seed_prompts)
-    instruction = min(s.optimizer.max_instruction_chars, max(seed_chars, INSTRUCTION_CHARS))
-    history = min(s.optimizer.history_size, len(s.seed_prompts) + optimizer_calls)
-    meta_chars = (
-        META_PROMPT_CHARS
-        + len(s.task)
-        + history * (instruction + HISTORY_ENTRY_CHARS)
-        + s.optimizer.exemplars * (avg_input + avg_target + EXEMPLAR_CHARS)
-    )
-
-    def answer(max_tokens: int | None) -> int:
-        return max_tokens if max_tokens is not None else ANSWER_TOKENS_UNCAPPED
-
-    scorer = (
-        scorer_calls * _tokens(instruction + avg_input),
-        scorer_calls * answer(s.scorer.max_tokens),
-    )
-    optimizer = (
-        optimizer_calls * _tokens(meta_chars),
-        optimizer_calls * answer(s.optimizer.max_tokens),
-    )
-    scorer_usd = estimate_cost(s.scorer.model, *scorer) if scorer_calls else 0.0
-    optimizer_usd = estimate_cost(s.optimizer.model, *optimizer) if optimizer_calls else 0.0
-    unpriced = [
-        model
-        for model, usd in ((s.scorer.model, scorer_usd), (s.optimizer.model, optimizer_usd))
-        if usd is None
-    ]
-    return PlannedCost(
-        scorer_usd,
-        optimizer_usd,
-        sum(scorer),
-        sum(optimizer),
-        tuple(dict.fromkeys(unpriced)),
-    )
-
-
-def _tokens(chars: float) -> int:
-    return MESSAGE_TOKENS + int(-(-chars // CHARS_PER_TOKEN))
-
-
 def prepare_resume(run_dir: Path) -> tuple[Prepared, Prior]:
     """Re-read an unfinished run: its resolved spec, the same data, and what it already did."""
-    manifest = read_manifest(run_dir)
-    status = manifest.get("status")
-    if status in FINISHED_STATUSES:
+    manifest = rundir.read_manifest(run_dir)
+    if manifest.finished:
         raise RunDirError(
-            f"{run_dir}: the run is already {status}", hint="start a new one with opro run SPEC"
+            f"{run_dir}: the run is already {manifest.status}",
+            hint="start a new one with opro run SPEC",
         )
-    config = run_dir / "config.yaml"
-    try:
-        text = config.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RunDirError(f"{config}: cannot read ({exc.strerror})") from None
-    spec = parse_spec(text, source=str(config))
+    config = run_dir / rundir.CONFIG
+    spec = parse_spec(rundir.read_config_text(run_dir), source=str(config))
     splits = load_splits(spec.dataset)
-    if splits.sha256 != manifest.get("dataset", {}).get("sha256"):
+    if splits.sha256 != manifest.dataset.sha256:
         raise RunDirError(
             f"{spec.dataset.path or 'dataset'}: changed since the run started (sha256 differs)",
             hint="restore the original data, or start a new run",
@@ -192,19 +147,17 @@ def prepare_resume(run_dir: Path) -> tuple[Prepared, Prior]:
 
 
 def load_prior(run_dir: Path) -> Prior:
-    known = {f.name for f in fields(Evaluation)}
-    records, _ = read_jsonl(run_dir / "evaluations.jsonl")
-    evaluations = {}
-    for record in records:
-        evaluation = Evaluation(**{k: v for k, v in record.items() if k in known})
-        evaluations[(evaluation.candidate_id, evaluation.split, evaluation.example_id)] = evaluation
-    samples = {}
-    metas, _ = read_jsonl(run_dir / "meta_prompts.jsonl")
-    for meta in metas:
-        for sample in meta.get("samples", []):
-            if sample.get("output") is not None:
-                samples[(int(meta["step"]), int(sample["index"]))] = sample
-    return Prior(evaluations=evaluations, samples=samples)
+    """The calls an unfinished run already made, read back from its files (a corrupt line is
+    skipped: its call is made again)."""
+    evaluations, _ = rundir.read_evaluations(run_dir)
+    metas, _ = rundir.read_meta_prompts(run_dir)
+    samples = {
+        (meta.step, sample.index): sample
+        for meta in metas
+        for sample in meta.samples
+        if sample.output is not None
+    }
+    return Prior(evaluations={e.key: e for e in evaluations}, samples=samples)
 
 
 def execute(
@@ -223,16 +176,17 @@ def execute(
     The run directory is marked ``failed`` or ``interrupted`` on the way out of any failure, so
     no half-written run ever looks finished.
     """
-    optimizer = Optimizer(prepared.spec, prepared.splits, client, prepared.metric, prior=prior)
+    optimizer = Optimizer(prepared.config, prepared.splits, client, prepared.metric, prior=prior)
     if resume_dir is not None:
         store = RunStore.reopen(resume_dir)
     else:
+        cost = planned if planned is not None else prepared.planned_cost()
         store = RunStore.create(
             runs_dir if runs_dir is not None else Path("runs"),
             prepared.spec,
             prepared.splits,
-            planned_calls=optimizer.planned_calls(),
-            planned_cost_usd=(planned or planned_cost(prepared)).total_usd,
+            planned_calls=prepared.planned_calls(),
+            planned_cost_usd=cost.total_usd,
         )
     optimizer.listeners = [store, *listeners]
     started = time.monotonic()
@@ -247,17 +201,43 @@ def execute(
         ) from None
     except OproError as exc:
         store.finish("failed", f"{type(exc).__name__}: {exc}")
-        exc.run_dir = store.path  # type: ignore[attr-defined]
+        exc.run_dir = store.path
         raise
     except BaseException as exc:
         store.finish("failed", f"{type(exc).__name__}: {exc}")
         raise
-    summary = outcome_summary(outcome)
-    summary["duration_s"] = round(time.monotonic() - started, 3)
+    summary = replace(outcome_summary(outcome), duration_s=round(time.monotonic() - started, 3))
     written = store.complete(summary, outcome.winner.candidate.text)
     return Finished(store.path, written)
 
 
-class _NoClient:
-    async def complete(self, messages: Any, params: Any) -> Any:
-        raise AssertionError("planning makes no model calls")
+def build_client(concurrency: int, *, no_cache: bool) -> ModelClient:
+    """The model client of a run: LiteLLM, behind the response cache unless ``no_cache``."""
+    from opro_cli.cache import ResponseCache, cache_dir
+    from opro_cli.models.cached import CachedClient
+    from opro_cli.models.litellm_client import LiteLLMClient
+
+    client = LiteLLMClient(concurrency)
+    if no_cache:
+        return client
+    return CachedClient(client, ResponseCache(cache_dir()))
+
+
+def apply_gates(summary: Summary, gates: Gates, environ: Mapping[str, str]) -> None:
+    """Append the run to GitHub's job summary when ``GITHUB_STEP_SUMMARY`` names one, then raise
+    ``GateError`` (exit 1, one line) unless the run passes the gates."""
+    from opro_cli.report.render_md import step_summary_markdown
+
+    failure = gate_failure(summary, gates)
+    target = environ.get("GITHUB_STEP_SUMMARY")
+    if target:
+        text = redact(step_summary_markdown(summary, failure, gates.any))
+        try:
+            with open(target, "a", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise RunDirError(
+                f"GITHUB_STEP_SUMMARY={target}: cannot append the job summary ({exc.strerror})"
+            ) from None
+    if failure is not None:
+        raise GateError(failure)

@@ -31,9 +31,12 @@ Every expected failure carries a short message in the form
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class OproError(Exception):
-    """Base of every error opro expects; ``exit_code`` is what the CLI returns."""
+    """Base of every error opro expects; ``exit_code`` is what the CLI returns; ``run_dir`` is
+    the run directory the failure left behind (marked failed), when there is one."""
 
     exit_code = 1
 
@@ -41,6 +44,7 @@ class OproError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.run_dir: Path | None = None
 
     def __str__(self) -> str:
         if self.hint:

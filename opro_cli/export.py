@@ -9,73 +9,67 @@ from typing import Any
 
 import yaml
 
+from opro_cli import rundir
+from opro_cli.core.placement import Position, scorer_messages
 from opro_cli.errors import RunDirError
+from opro_cli.rundir import Manifest, Summary
 from opro_cli.secrets import redact
 from opro_cli.spec import RunSpec, ScorerSpec, parse_spec
-from opro_cli.store import read_manifest
 
 FORMATS = ("txt", "json", "yaml", "promptfoo")
 
 
-def load_finished_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], RunSpec]:
+def load_finished_run(run_dir: Path) -> tuple[Manifest, Summary, RunSpec]:
     """manifest, summary and spec of a run that has a winner."""
-    manifest = read_manifest(run_dir)
-    summary_file = run_dir / "summary.json"
-    if not summary_file.is_file():
+    manifest = rundir.read_manifest(run_dir)
+    summary = rundir.read_summary(run_dir)
+    if summary is None:
         raise RunDirError(
-            f"{run_dir}: the run has no winner yet (status {manifest.get('status')})",
+            f"{run_dir}: the run has no winner yet (status {manifest.status})",
             hint=f"finish it first: opro resume {run_dir}",
         )
-    summary: dict[str, Any] = json.loads(summary_file.read_text(encoding="utf-8"))
-    config = run_dir / "config.yaml"
-    spec = parse_spec(config.read_text(encoding="utf-8"), source=str(config))
+    config = run_dir / rundir.CONFIG
+    spec = parse_spec(rundir.read_config_text(run_dir), source=str(config))
     return manifest, summary, spec
 
 
-def prompt_record(manifest: dict[str, Any], summary: dict[str, Any], spec: RunSpec) -> dict:
-    best = summary["best"]
+def prompt_record(manifest: Manifest, summary: Summary, spec: RunSpec) -> dict[str, Any]:
+    best, seed = summary.best, summary.best_seed
     return {
-        "prompt": best["text"],
-        "id": best["id"],
+        "prompt": best.text,
+        "id": best.id,
         "instruction_position": spec.scorer.instruction_position,
-        "scores": {split: best[split] for split in ("train", "val", "test")},
+        "scores": {split: best.score(split) for split in rundir.SPLITS},
         "seed_prompt": {
-            "text": summary["best_seed"]["text"],
-            "scores": {split: summary["best_seed"][split] for split in ("train", "val", "test")},
+            "text": seed.text,
+            "scores": {split: seed.score(split) for split in rundir.SPLITS},
         },
-        "improvement": summary.get("improvement"),
+        "improvement": None if summary.improvement is None else summary.improvement.to_json(),
         "provenance": {
-            "run": manifest["name"],
-            "run_dir": summary.get("run_dir"),
-            "status": manifest["status"],
-            "started_at": manifest["started_at"],
-            "ended_at": manifest.get("ended_at"),
-            "opro_version": manifest.get("opro_version"),
-            "litellm_version": manifest.get("litellm_version"),
+            "run": manifest.name,
+            "run_dir": summary.run_dir,
+            "status": manifest.status,
+            "started_at": manifest.started_at,
+            "ended_at": manifest.ended_at,
+            "opro_version": manifest.opro_version,
+            "litellm_version": manifest.litellm_version,
             "scorer": spec.scorer.model,
             "optimizer": spec.optimizer.model,
             "metric": spec.metric.name,
-            "dataset": manifest["dataset"].get("path"),
-            "dataset_sha256": manifest["dataset"].get("sha256"),
-            "seed": manifest.get("seed"),
+            "dataset": manifest.dataset.path,
+            "dataset_sha256": manifest.dataset.sha256,
+            "seed": manifest.seed,
         },
     }
 
 
-def promptfoo_prompt(instruction: str, position: str) -> str:
-    """The winning prompt in promptfoo's form, with the example as ``{{input}}``."""
-    if position == "system":
-        return json.dumps(
-            [
-                {"role": "system", "content": instruction},
-                {"role": "user", "content": "{{input}}"},
-            ]
-        )
-    if position == "q_begin":
-        return f"{instruction}\n{{{{input}}}}"
-    if position == "q_end":
-        return f"{{{{input}}}}\n{instruction}"
-    return f"Q: {{{{input}}}}\nA: {instruction}"
+def promptfoo_prompt(instruction: str, position: Position) -> str:
+    """The winning prompt in promptfoo's form, with the example as ``{{input}}``: the scorer's
+    messages as JSON when there is more than one, else the one message's text."""
+    messages = scorer_messages(instruction, "{{input}}", position)
+    if len(messages) == 1:
+        return messages[0]["content"]
+    return json.dumps(messages)
 
 
 LLAMA_SERVER_BASE = "http://127.0.0.1:8080/v1"
@@ -168,25 +162,25 @@ def promptfoo_assertion(spec: RunSpec, target: str) -> dict[str, Any]:
 
 
 def promptfoo_config(
-    manifest: dict[str, Any], summary: dict[str, Any], spec: RunSpec, provider: dict[str, Any]
+    manifest: Manifest, summary: Summary, spec: RunSpec, provider: dict[str, Any]
 ) -> dict[str, Any]:
     from opro_cli.data import load_splits
 
     splits = load_splits(spec.dataset)
-    best = summary["best"]
+    best = summary.best
     note = (
         ""
         if spec.metric.name in ("exact_match", "regex", "numeric", "contains")
         else (f" (the {spec.metric.name} metric is approximated by icontains)")
     )
     return {
-        "description": f"opro winner of run {manifest['name']}: regression tests from its "
+        "description": f"opro winner of run {manifest.name}: regression tests from its "
         f"test split{note}",
         "prompts": [
             {
-                "id": f"opro-{best['id']}",
-                "label": f"opro {manifest['name']}",
-                "raw": promptfoo_prompt(best["text"], spec.scorer.instruction_position),
+                "id": f"opro-{best.id}",
+                "label": f"opro {manifest.name}",
+                "raw": promptfoo_prompt(best.text, spec.scorer.instruction_position),
             }
         ],
         "providers": [provider],
@@ -204,7 +198,7 @@ def promptfoo_config(
 def export_run(run_dir: Path, fmt: str) -> str:
     manifest, summary, spec = load_finished_run(run_dir)
     if fmt == "txt":
-        text = summary["best"]["text"] + "\n"
+        text = summary.best.text + "\n"
     elif fmt == "json":
         text = json.dumps(prompt_record(manifest, summary, spec), indent=2) + "\n"
     elif fmt == "yaml":

@@ -16,11 +16,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from opro_cli.core.placement import Position
 from opro_cli.errors import SpecError
+from opro_cli.models.base import CallParams
 
 DEFAULT_LOCAL_MODEL = "local/smollm2-135m-instruct"
 
-InstructionPosition = Literal["system", "q_begin", "q_end", "a_begin"]
+InstructionPosition = Position
 MetricName = Literal["exact_match", "contains", "regex", "numeric", "choice", "f1", "python"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -142,6 +144,18 @@ class ModelSpec(_Frozen):
     timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)
     extra: dict[str, Any] = Field(default_factory=dict)
+
+    def call_params(self) -> CallParams:
+        """The model settings as the client takes them (the one place they are mapped)."""
+        return CallParams(
+            model=self.model,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            api_base=self.api_base,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+            extra=self.extra,
+        )
 
     @field_validator("model")
     @classmethod

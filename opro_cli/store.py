@@ -1,32 +1,23 @@
-"""The run directory: one folder per run, written as the run goes, readable by ``opro report``.
+"""The run directory writer: creates a run, follows the optimizer's events, and marks the end.
 
-    runs/<UTC timestamp>-<name>/
-        config.yaml         the resolved spec
-        manifest.json       status, versions, seed, dataset hash, models, times (atomic writes)
-        candidates.jsonl    one line per candidate scored on train
-        evaluations.jsonl   one line per model call of the scorer
-        steps.jsonl         one line per step: best so far, mean, calls, tokens, cost
-        meta_prompts.jsonl  one line per step: the meta-prompt and what the optimizer answered
-        best_prompt.txt     the winner (written at the end)
-        summary.json        the final numbers (written at the end, atomically)
-
-Every JSONL line is flushed when written, so a crash loses at most the calls in flight.
-Nothing written here contains a secret: every line passes through ``secrets.redact``.
+Every JSONL line is flushed when written, so a crash loses at most the calls in flight;
+``manifest.json``, ``summary.json`` and ``best_prompt.txt`` are replaced atomically. The format
+itself (names, records) lives in ``rundir``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
 import tempfile
+from dataclasses import replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
-from opro_cli import __version__
+from opro_cli import __version__, rundir
 from opro_cli.core.events import (
     BudgetStop,
     CandidateScored,
@@ -37,11 +28,9 @@ from opro_cli.core.events import (
 )
 from opro_cli.data import Splits
 from opro_cli.errors import RunDirError
+from opro_cli.rundir import CandidateRecord, DatasetInfo, Manifest, Summary
 from opro_cli.secrets import redact
 from opro_cli.spec import RunSpec, spec_to_yaml
-
-SCHEMA_VERSION = 1
-FILES = ("candidates", "evaluations", "steps", "meta_prompts")
 
 
 def utc_now() -> datetime:
@@ -62,10 +51,6 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def _json(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, sort_keys=False)
-
-
 def package_version(name: str) -> str | None:
     try:
         return metadata.version(name)
@@ -76,11 +61,11 @@ def package_version(name: str) -> str | None:
 class RunStore:
     """Writes one run directory; subscribe it to the optimizer's events."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
+    def __init__(self, path: Path, manifest: Manifest) -> None:
         self.path = path
         self.manifest = manifest
         self._handles: dict[str, IO[str]] = {
-            name: (path / f"{name}.jsonl").open("a", encoding="utf-8") for name in FILES
+            name: (path / name).open("a", encoding="utf-8") for name in rundir.JSONL_FILES
         }
 
     @classmethod
@@ -108,31 +93,29 @@ class RunStore:
                 f"{runs_dir}: cannot create the run directory ({exc.strerror})",
                 hint="choose a writable folder with --runs-dir",
             ) from None
-        atomic_write(path / "config.yaml", redact(spec_to_yaml(spec)))
-        manifest = {
-            "schema_version": SCHEMA_VERSION,
-            "name": spec.name,
-            "status": "running",
-            "reason": None,
-            "opro_version": __version__,
-            "litellm_version": package_version("litellm"),
-            "python": platform.python_version(),
-            "command": redact(" ".join(["opro", *sys.argv[1:]])),
-            "seed": spec.seed,
-            "dataset": {
-                "path": spec.dataset.path,
-                "split_files": spec.dataset.split.uses_files,
-                "sha256": splits.sha256,
-                "seed": spec.dataset.seed,
-                "sizes": {s: len(splits.get(s)) for s in ("train", "val", "test")},
-            },
-            "models": {"scorer": spec.scorer.model, "optimizer": spec.optimizer.model},
-            "planned_calls": planned_calls,
-            # an estimate made before any call; None where litellm knows no price for a model
-            "planned_cost_usd": planned_cost_usd,
-            "started_at": started.isoformat(),
-            "ended_at": None,
-        }
+        atomic_write(path / rundir.CONFIG, redact(spec_to_yaml(spec)))
+        manifest = Manifest(
+            name=spec.name,
+            status="running",
+            reason=None,
+            opro_version=__version__,
+            litellm_version=package_version("litellm"),
+            python=platform.python_version(),
+            command=redact(" ".join(["opro", *sys.argv[1:]])),
+            seed=spec.seed,
+            dataset=DatasetInfo(
+                path=spec.dataset.path,
+                split_files=spec.dataset.split.uses_files,
+                sha256=splits.sha256,
+                seed=spec.dataset.seed,
+                sizes={s: len(splits.get(s)) for s in rundir.SPLITS},
+            ),
+            scorer=spec.scorer.model,
+            optimizer=spec.optimizer.model,
+            planned_calls=planned_calls,
+            planned_cost_usd=planned_cost_usd,
+            started_at=started.isoformat(),
+        )
         store = cls(path, manifest)
         store._write_manifest()
         return store
@@ -141,14 +124,17 @@ class RunStore:
     def reopen(cls, path: Path) -> RunStore:
         """Continue an unfinished run: evaluations are kept and appended to; the files derived
         from them (candidates, steps, meta-prompts) are written again as the run replays."""
-        manifest = read_manifest(path)
-        for name in ("candidates", "steps", "meta_prompts"):
-            (path / f"{name}.jsonl").write_text("", encoding="utf-8")
-        _repair_last_line(path / "evaluations.jsonl")
-        manifest["status"] = "running"
-        manifest["reason"] = None
-        manifest["ended_at"] = None
-        manifest.setdefault("resumed_at", []).append(utc_now().isoformat())
+        manifest = rundir.read_manifest(path)
+        for name in rundir.REPLAYED_FILES:
+            (path / name).write_text("", encoding="utf-8")
+        _repair_last_line(path / rundir.EVALUATIONS)
+        manifest = replace(
+            manifest,
+            status="running",
+            reason=None,
+            ended_at=None,
+            resumed_at=(*manifest.resumed_at, utc_now().isoformat()),
+        )
         store = cls(path, manifest)
         store._write_manifest()
         return store
@@ -157,92 +143,43 @@ class RunStore:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, EvaluationDone):
-            e = event.evaluation
-            self._line(
-                "evaluations",
-                {
-                    "candidate_id": e.candidate_id,
-                    "split": e.split,
-                    "example_id": e.example_id,
-                    "output": e.output,
-                    "score": e.score,
-                    "prompt_tokens": e.prompt_tokens,
-                    "completion_tokens": e.completion_tokens,
-                    "cost_usd": e.cost_usd,
-                    "latency_s": round(e.latency_s, 4),
-                    "retries": e.retries,
-                    "cached": e.cached,
-                    "error": e.error,
-                },
-            )
+            self._line(rundir.EVALUATIONS, event.evaluation)
         elif isinstance(event, CandidateScored) and event.split == "train":
             c = event.candidate
-            self._line(
-                "candidates",
-                {
-                    "id": c.id,
-                    "step": c.step,
-                    "origin": c.origin,
-                    "text": c.text,
-                    "train_score": event.score,
-                    "examples": event.examples,
-                    "errors": event.errors,
-                },
+            record = CandidateRecord(
+                c.id, c.step, c.origin, c.text, event.score, event.examples, event.errors
             )
+            self._line(rundir.CANDIDATES, record)
         elif isinstance(event, MetaPromptBuilt):
-            self._line(
-                "meta_prompts",
-                {
-                    "step": event.step,
-                    "exemplar_ids": list(event.exemplar_ids),
-                    "meta_prompt": event.text,
-                    "samples": list(event.samples),
-                },
-            )
+            self._line(rundir.META_PROMPTS, event.record)
         elif isinstance(event, StepDone):
-            u = event.usage
-            self._line(
-                "steps",
-                {
-                    "step": event.step,
-                    "best_score": event.best_score,
-                    "best_id": event.best_id,
-                    "mean_score": event.mean_score,
-                    "proposed": event.proposed,
-                    "new_candidates": event.new_candidates,
-                    "calls": u.calls,
-                    "failed_calls": u.failed_calls,
-                    "retries": u.retries,
-                    "tokens": u.tokens,
-                    "cost_usd": u.cost_usd,
-                    "elapsed_s": round(event.elapsed_s, 3),
-                },
-            )
+            self._line(rundir.STEPS, event.record)
         elif isinstance(event, BudgetStop):
-            self.manifest["reason"] = event.reason
+            self.manifest = replace(self.manifest, reason=event.reason)
 
-    def _line(self, name: str, record: dict[str, Any]) -> None:
+    def _line(self, name: str, record: Any) -> None:
         handle = self._handles[name]
-        handle.write(redact(_json(record)) + "\n")
+        handle.write(redact(rundir.to_line(record)))
         handle.flush()
 
     # -- the end ------------------------------------------------------------------------------
 
-    def complete(self, summary: dict[str, Any], best_prompt: str) -> dict[str, Any]:
+    def complete(self, summary: Summary, best_prompt: str) -> Summary:
         """Write the winner and the summary, then mark the run finished with its status."""
-        summary = {"schema_version": SCHEMA_VERSION, "name": self.manifest["name"], **summary}
-        summary["run_dir"] = str(self.path)
-        atomic_write(self.path / "best_prompt.txt", redact(best_prompt) + "\n")
-        atomic_write(self.path / "summary.json", redact(_json(summary)) + "\n")
-        self.finish(summary["status"], summary.get("reason"))
+        summary = replace(summary, name=self.manifest.name, run_dir=str(self.path))
+        atomic_write(self.path / rundir.BEST_PROMPT, redact(best_prompt) + "\n")
+        atomic_write(self.path / rundir.SUMMARY, redact(rundir.dumps(summary.to_json())) + "\n")
+        self.finish(summary.status, summary.reason)
         return summary
 
-    def finish(self, status: str, reason: str | None = None) -> None:
+    def finish(self, status: rundir.Status, reason: str | None = None) -> None:
         self.close()
-        self.manifest["status"] = status
-        if reason is not None:
-            self.manifest["reason"] = redact(reason)
-        self.manifest["ended_at"] = utc_now().isoformat()
+        self.manifest = replace(
+            self.manifest,
+            status=status,
+            reason=redact(reason) if reason is not None else self.manifest.reason,
+            ended_at=utc_now().isoformat(),
+        )
         self._write_manifest()
 
     def close(self) -> None:
@@ -252,22 +189,7 @@ class RunStore:
                 handle.close()
 
     def _write_manifest(self) -> None:
-        atomic_write(self.path / "manifest.json", _json(self.manifest) + "\n")
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading
-
-
-def read_manifest(path: Path) -> dict[str, Any]:
-    file = path / "manifest.json"
-    if not file.is_file():
-        raise RunDirError(f"{path}: not a run directory (no manifest.json)")
-    try:
-        manifest: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunDirError(f"{file}: unreadable manifest ({exc})") from None
-    return manifest
+        atomic_write(self.path / rundir.MANIFEST, rundir.dumps(self.manifest.to_json()) + "\n")
 
 
 def _repair_last_line(path: Path) -> None:

@@ -24,6 +24,7 @@ from opro_cli.models import fake
 from opro_cli.models.base import CallParams, Completion
 from opro_cli.models.cached import CachedClient
 from opro_cli.models.litellm_client import LiteLLMClient
+from opro_cli.rundir import Summary
 
 VOLATILE = ("run_dir", "duration_s")
 
@@ -68,9 +69,10 @@ def cached_client(tmp_path: Path) -> CachedClient:
     return CachedClient(LiteLLMClient(4, sleep=no_sleep), ResponseCache(tmp_path / "cache"))
 
 
-def stable(summary: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in summary.items() if k not in VOLATILE}
-    out["usage"] = {k: v for k, v in summary["usage"].items() if k in ("calls",)}
+def stable(summary: Summary | dict[str, Any]) -> dict[str, Any]:
+    data = summary.to_json() if isinstance(summary, Summary) else summary
+    out = {k: v for k, v in data.items() if k not in VOLATILE}
+    out["usage"] = {"calls": data["usage"]["calls"]}
     return out
 
 
@@ -92,14 +94,14 @@ def test_identical_rerun_makes_zero_calls_and_reproduces_the_result(counted, tmp
     spec = make()
     first = execute(prepare(spec), runs_dir=tmp_path / "runs", client=cached_client(tmp_path))
     made = counter.calls
-    assert made == first.summary["usage"]["calls"] == 169
+    assert made == first.summary.usage.calls == 169
     second = execute(prepare(spec), runs_dir=tmp_path / "runs", client=cached_client(tmp_path))
     assert counter.calls == made  # not one more call
-    assert second.summary["usage"]["calls"] == 0
-    assert second.summary["usage"]["cache_hits"] == 169
-    assert second.summary["best"] == first.summary["best"]
-    assert second.summary["best_seed"] == first.summary["best_seed"]
-    assert second.summary["improvement"] == first.summary["improvement"]
+    assert second.summary.usage.calls == 0
+    assert second.summary.usage.cache_hits == 169
+    assert second.summary.best == first.summary.best
+    assert second.summary.best_seed == first.summary.best_seed
+    assert second.summary.improvement == first.summary.improvement
 
 
 def test_errors_are_never_cached(parity_project, tmp_path: Path) -> None:
@@ -116,11 +118,11 @@ def test_errors_are_never_cached(parity_project, tmp_path: Path) -> None:
     spec = parity_project(scorer={"model": "fake/sometimes"}, budget={"steps": 0})
     client = cached_client(tmp_path)
     first = execute(prepare(spec), runs_dir=tmp_path / "runs", client=client)
-    assert first.summary["usage"]["failed_calls"] == first.summary["usage"]["calls"]
+    assert first.summary.usage.failed_calls == first.summary.usage.calls
     state["fail"] = False
     second = execute(prepare(spec), runs_dir=tmp_path / "runs", client=client)
-    assert second.summary["usage"]["cache_hits"] == 0
-    assert second.summary["usage"]["failed_calls"] == 0
+    assert second.summary.usage.cache_hits == 0
+    assert second.summary.usage.failed_calls == 0
 
 
 def test_two_writers_at_once_lose_nothing(tmp_path: Path) -> None:

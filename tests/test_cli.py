@@ -129,11 +129,12 @@ def test_step_summary_is_appended_for_github(parity_project, tmp_path: Path, mon
 
 
 def test_step_summary_fence_survives_backticks_in_the_prompt() -> None:
-    from opro_cli.cli.run import step_summary_markdown
+    from opro_cli.report.render_md import step_summary_markdown
+    from opro_cli.rundir import PromptScores, Summary, Usage
 
     prompt = 'Answer in JSON:\n```json\n{"label": ...}\n```'
-    scores = {"text": prompt, "train": 1.0, "val": 1.0, "test": 1.0}
-    summary = {"name": "x", "status": "completed", "best": scores, "best_seed": scores}
+    scores = PromptScores("id", prompt, train=1.0, val=1.0, test=1.0)
+    summary = Summary("completed", None, scores, scores, (scores,), None, 1, 1, Usage(), "x")
     text = step_summary_markdown(summary, None, False)
     assert f"````\n{prompt}\n````\n" in text
 
@@ -158,7 +159,7 @@ def gpt_4o_mini_price(prompt_tokens: int, completion_tokens: int) -> float:
 
 
 def test_dry_run_prices_the_whole_run_for_a_model_litellm_knows(parity_project) -> None:
-    from opro_cli.cli.run import format_usd
+    from opro_cli.formatting import usd as format_usd
 
     spec = parity_project(
         scorer={"model": "openai/gpt-4o-mini"}, optimizer={"model": "openai/gpt-4o-mini"}

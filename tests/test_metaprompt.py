@@ -4,9 +4,9 @@ from opro_cli.core.metaprompt import (
     Scored,
     bucketize,
     build_meta_prompt,
-    scorer_messages,
     select_history,
 )
+from opro_cli.core.placement import scorer_messages
 from opro_cli.data import Example
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from opro_cli.app import execute, planned_calls, prepare
+from opro_cli.app import execute, prepare
 from opro_cli.errors import AuthenticationError, BadRequestError, MetricError
 from opro_cli.models import fake
 from opro_cli.models.litellm_client import LiteLLMClient
@@ -112,9 +112,10 @@ def test_same_seed_same_run_other_seed_other_proposals(parity_project, tmp_path:
 def test_winner_is_chosen_on_validation_not_train(parity_project, tmp_path: Path) -> None:
     spec = parity_project(seed_prompts=["Answer.", "Label it."], budget={"steps": 0})
     summary = execute(prepare(spec), runs_dir=tmp_path / "runs", client=client()).summary
-    assert summary["best"]["text"] == "Label it."
-    assert summary["best"]["val"] >= summary["seeds"][0]["val"]
-    assert summary["steps_completed"] == 0
+    assert summary.best.text == "Label it."
+    assert summary.best.val is not None and summary.seeds[0].val is not None
+    assert summary.best.val >= summary.seeds[0].val
+    assert summary.steps_completed == 0
 
 
 def test_per_example_errors_are_recorded_not_fatal(parity_project, tmp_path: Path) -> None:
@@ -160,7 +161,7 @@ def test_budget_stops_before_a_step_that_would_exceed(parity_project, tmp_path: 
 
 
 def test_planned_calls(parity_project) -> None:
-    plan = planned_calls(prepare(parity_project()))
+    plan = prepare(parity_project()).planned_calls()
     assert plan == {
         "seeds": 20,
         "steps": 3 * (3 + 3 * 20),

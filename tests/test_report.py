@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from opro_cli.app import execute, prepare
 from opro_cli.cli import app
+from opro_cli.cli.arguments import parse_since, parse_statuses, resolve_run
 from opro_cli.errors import AuthenticationError, RunDirError, UsageError
 from opro_cli.models import fake
 from opro_cli.models.litellm_client import LiteLLMClient
@@ -22,10 +23,7 @@ from opro_cli.report.reader import (
     RunFilter,
     list_runs,
     load_detail,
-    parse_since,
-    parse_statuses,
     read_row,
-    resolve_run,
 )
 
 runner = CliRunner()
@@ -188,7 +186,7 @@ def test_corrupt_lines_are_skipped_with_file_and_line(parity_project, tmp_path: 
     assert [p.step for p in step_curve(detail)] == [0, 1, 3]
     assert len(detail.candidates) == 5
     assert list(dict.fromkeys(diag.warnings))[1:] == [  # steps.jsonl is read twice
-        f"{run / 'candidates.jsonl'}:6: not a JSON object, skipped",
+        f"{run / 'candidates.jsonl'}:6: not a valid record, skipped",
         f"{run / 'candidates.jsonl'}:7: corrupt line skipped",
     ]
 
@@ -219,9 +217,12 @@ def test_folders_that_are_not_runs_are_ignored_with_a_note(parity_project, tmp_p
     rows = list_runs(runs, diag)
     assert [r.name for r in rows] == ["parity"]
     assert diag.notes == [f"{runs / 'scratch'}: not a run directory (no manifest.json), ignored"]
-    assert len(diag.warnings) == 2
-    assert diag.warnings[0].startswith(f"{broken / 'manifest.json'}: unreadable, ignored")
-    assert diag.warnings[1] == f"{broken}: run skipped (its manifest.json cannot be read)"
+    (warning,) = diag.warnings
+    assert warning.startswith(f"{broken / 'manifest.json'}: damaged, not valid JSON (")
+    assert warning.endswith(
+        "-> the run directory was edited or damaged; start a new run, or restore the file; "
+        "run skipped"
+    )
 
 
 def test_the_listing_reads_only_manifest_and_summary_of_a_finished_run(
@@ -401,7 +402,9 @@ def test_a_listing_that_filters_out_every_run_says_so(parity_project, tmp_path: 
 
 def test_the_same_run_named_twice_is_shown_once(parity_project, tmp_path: Path) -> None:
     run = make_run(parity_project, tmp_path)
-    rep = collect_report(tmp_path / "runs", [run.name, str(run), "-parity"])
+    runs = tmp_path / "runs"
+    named = [resolve_run(arg, runs) for arg in (run.name, str(run), "-parity")]
+    rep = collect_report(runs, named)
     assert [r.folder for r in rep.rows] == [run.name]
 
 

@@ -13,6 +13,7 @@ from markdown_it import MarkdownIt
 from rich.console import Console
 from test_report import interrupt, lines, make_run, report
 
+from opro_cli.cli.arguments import resolve_run
 from opro_cli.report.collect import collect_report
 from opro_cli.report.render_html import render_html
 from opro_cli.report.render_json import report_json
@@ -69,7 +70,7 @@ def test_table_listing_shows_every_column_when_wide(two_runs, tmp_path: Path) ->
         "+100.0",
         "169",
         f"{s['usage']['tokens']:,}",
-        "$0.0000",
+        "$0",
         f"{s['duration_s']:.1f}s",
     ]
 
@@ -89,7 +90,7 @@ def test_table_listing_stays_readable_at_100_columns(two_runs, tmp_path: Path) -
 
 def test_table_details_side_by_side(two_runs, tmp_path: Path) -> None:
     finished, cut = two_runs
-    text = text_of(render_report(collect_report(tmp_path / "runs", [finished.name, cut.name])), 160)
+    text = text_of(render_report(collect_report(tmp_path / "runs", [finished, cut])), 160)
     assert re.search(r"best test\s+│\s+100\.0 │\s+- │", text)
     assert re.search(r"status\s+│\s+completed │ interrupted \(stopped by Ctrl-C\) │", text)
     assert "Test examples (n=10): the winner fixed 10, broke 0, 0 unchanged." in text
@@ -124,7 +125,7 @@ def test_table_details_show_brackets_as_written_and_the_broken_examples(
 
     result = report(run.name, "--runs-dir", str(tmp_path / "runs"))
     assert result.exit_code == 0, result.output
-    text = text_of(render_report(collect_report(tmp_path / "runs", [run.name])), width=200)
+    text = text_of(render_report(collect_report(tmp_path / "runs", [run])), width=200)
     assert re.search(
         rf"│ seed\s+│\s+{summary['best_seed']['train'] * 100:.1f} │.*│ {re.escape(seed)}", text
     )
@@ -138,7 +139,7 @@ def test_table_details_show_brackets_as_written_and_the_broken_examples(
     block = text[text.index("broken (first 3)") :]
     assert re.search(rf"│ {broken}\s+│ even\s+│ \[/INST\] \[bold\]odd\s+│", block)
 
-    markdown = render_markdown(collect_report(tmp_path / "runs", [run.name]))
+    markdown = render_markdown(collect_report(tmp_path / "runs", [run]))
     broken_table = Tables(markdown_html(markdown[markdown.index("Broken (first 3)") :])).tables[0]
     assert broken_table == [
         ["example", "seed answer", "winner answer"],
@@ -215,7 +216,7 @@ def test_markdown_listing_renders_as_a_table_with_the_run_numbers(two_runs, tmp_
         "+100.0",
         "169",
         f"{s['usage']['tokens']:,}",
-        "$0.0000",
+        "$0",
         f"{s['duration_s']:.1f}s",
     ]
     steps = lines(cut / "steps.jsonl")
@@ -227,7 +228,7 @@ def test_markdown_listing_renders_as_a_table_with_the_run_numbers(two_runs, tmp_
 
 def test_markdown_details_keep_prompts_intact_inside_tables(two_runs, tmp_path) -> None:
     finished, cut = two_runs
-    text = render_markdown(collect_report(tmp_path / "runs", [finished.name, cut.name]))
+    text = render_markdown(collect_report(tmp_path / "runs", [finished, cut]))
     html = markdown_html(text)
     tables = Tables(html).tables
     comparison = {row[0]: row[1:] for row in tables[0]}
@@ -357,7 +358,7 @@ def test_unknown_cost_is_null_in_json_and_unknown_elsewhere(two_runs, tmp_path) 
     summary = summary_of(finished)
     summary["usage"]["cost_usd"] = None  # a model whose price LiteLLM does not know
     (finished / "summary.json").write_text(json.dumps(summary))
-    rep = collect_report(tmp_path / "runs", [finished.name])
+    rep = collect_report(tmp_path / "runs", [finished])
     assert report_json(rep)["runs"][0]["cost_usd"] is None
     assert "| cost | unknown |" in render_markdown(rep)
     assert re.search(r"cost\s+│\s+unknown", text_of(render_report(rep)))
@@ -443,6 +444,8 @@ def test_html_listing_charts_every_listed_run_without_reading_evaluations(
 def test_html_escapes_hostile_run_text(parity_project, tmp_path: Path) -> None:
     hostile = '</title><script>alert("x")</script><img src=x onerror=alert(1)>'
     make_run(parity_project, tmp_path, seed_prompts=[hostile], budget={"steps": 1})
-    page = render_html(collect_report(tmp_path / "runs", ["-parity"]))
+    page = render_html(
+        collect_report(tmp_path / "runs", [resolve_run("-parity", tmp_path / "runs")])
+    )
     assert "<script" not in page and "<img" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page

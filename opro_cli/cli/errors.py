@@ -63,6 +63,5 @@ def print_error(exc: OproError) -> None:
         console.print(f"  {line}", markup=False)
     if exc.hint:
         console.print(f"[bold]fix:[/] {exc.hint}")
-    run_dir = getattr(exc, "run_dir", None)
-    if run_dir is not None:
-        console.print(f"run directory (marked failed): {run_dir}", markup=False)
+    if exc.run_dir is not None:
+        console.print(f"run directory (marked failed): {exc.run_dir}", markup=False)

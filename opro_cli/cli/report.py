@@ -55,8 +55,9 @@ def report_command(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
     """Compare past runs: a table of every run, or details side by side for the RUNs given."""
+    from opro_cli.cli.arguments import parse_since, parse_statuses, resolve_run
     from opro_cli.report.collect import collect_report
-    from opro_cli.report.reader import RunFilter, parse_since, parse_statuses
+    from opro_cli.report.reader import RunFilter
 
     if fmt not in FORMATS:
         raise UsageError(
@@ -77,9 +78,8 @@ def report_command(
             "--name, --since, --status and --last filter the listing, not the RUNs given",
             hint="drop the filters, or drop the RUN arguments",
         )
-    report = collect_report(
-        runs_dir, runs or (), run_filter=run_filter, charts=fmt == "html", top=top
-    )
+    paths = [resolve_run(arg, runs_dir) for arg in runs or ()]
+    report = collect_report(runs_dir, paths, run_filter=run_filter, charts=fmt == "html", top=top)
 
     errors = stderr_console()
     for warning in report.warnings:

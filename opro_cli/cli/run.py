@@ -5,22 +5,23 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from opro_cli.cli.errors import report_errors
-from opro_cli.errors import GateError, RunDirError, UsageError
+from opro_cli.errors import RunDirError, UsageError
+from opro_cli.gates import Gates
+from opro_cli.secrets import redact
 
 if TYPE_CHECKING:
-    from opro_cli.app import PlannedCost, Prepared
+    from opro_cli.app import Prepared
+    from opro_cli.core.events import Listener
     from opro_cli.core.optimizer import Prior
-    from opro_cli.models.base import ModelClient
 
 
 @report_errors
@@ -63,7 +64,7 @@ def run_command(
     else:
         assert spec is not None
         prepared, prior = prepare(spec), None
-    options = RunOptions(quiet, json_out, dry_run, no_cache, fail_under, min_improvement)
+    options = RunOptions(quiet, json_out, dry_run, no_cache, Gates(fail_under, min_improvement))
     run_prepared(prepared, options, runs_dir=runs_dir, resume_dir=resume, prior=prior)
 
 
@@ -84,7 +85,7 @@ def resume_command(
     from opro_cli.app import prepare_resume
 
     prepared, prior = prepare_resume(run_dir)
-    options = RunOptions(quiet, json_out, False, no_cache, None, None)
+    options = RunOptions(quiet, json_out, False, no_cache)
     run_prepared(prepared, options, runs_dir=run_dir.parent, resume_dir=run_dir, prior=prior)
 
 
@@ -94,8 +95,7 @@ class RunOptions:
     json_out: bool
     dry_run: bool
     no_cache: bool
-    fail_under: float | None
-    min_improvement: float | None
+    gates: Gates = Gates()
 
 
 def run_prepared(
@@ -106,7 +106,9 @@ def run_prepared(
     resume_dir: Path | None,
     prior: Prior | None,
 ) -> None:
-    from opro_cli.app import execute, planned_calls, planned_cost
+    from opro_cli.app import apply_gates, build_client, execute
+    from opro_cli.models.providers import is_in_process
+    from opro_cli.pricing import describe_cost
     from opro_cli.ui.leaderboard import Board, LiveView, PlainView
     from opro_cli.ui.summary import render_summary
 
@@ -117,17 +119,18 @@ def run_prepared(
         )
     out = Console(highlight=False)
     progress = Console(stderr=options.json_out, highlight=False, soft_wrap=True)
-    plan = planned_calls(prepared)
-    cost = planned_cost(prepared)
+    plan = prepared.planned_calls()
+    cost = prepared.planned_cost()
     s = prepared.spec
     if not options.quiet or options.dry_run:
         what = f"resuming {resume_dir}" if resume_dir else f"opro run {s.name}"
+        in_process = all(is_in_process(m) for m in (s.scorer.model, s.optimizer.model))
         progress.print(
             f"{what}: {len(prepared.splits.train)} train / "
             f"{len(prepared.splits.val)} val / {len(prepared.splits.test)} test examples\n"
             f"planned model calls (at most): {sum(plan.values())} "
             f"({', '.join(f'{k} {v}' for k, v in plan.items())})\n"
-            f"planned cost: {describe_cost(prepared, cost)}",
+            f"planned cost: {describe_cost(cost, in_process=in_process)}",
             markup=False,
         )
     if options.dry_run:
@@ -146,17 +149,17 @@ def run_prepared(
         return
 
     board = Board(name=s.name, steps=s.budget.steps)
-    view: Any
+    view: contextlib.AbstractContextManager[object]
+    listeners: list[Listener] = []
     if options.quiet:
         view = contextlib.nullcontext()
-        listeners = []
     elif progress.is_terminal:
-        view = LiveView(board, progress, time.monotonic)
-        listeners = [view]
+        live = LiveView(board, progress, time.monotonic)
+        view, listeners = live, [live]
     else:
-        view = PlainView(board, progress)
-        listeners = [view]
-    client = _client(s.concurrency, options.no_cache)
+        plain = PlainView(board, progress)
+        view, listeners = plain, [plain]
+    client = build_client(s.concurrency, no_cache=options.no_cache)
     with view:
         finished = execute(
             prepared,
@@ -168,128 +171,8 @@ def run_prepared(
             planned=cost,
         )
     summary = finished.summary
-
     if options.json_out:
-        typer.echo(json.dumps(summary, indent=2))
+        typer.echo(redact(json.dumps(summary.to_json(), indent=2)))
     else:
         out.print(render_summary(summary))
-    gate = gate_failure(summary, options.fail_under, options.min_improvement)
-    gates_set = options.fail_under is not None or options.min_improvement is not None
-    _append_step_summary(summary, gate, gates_set)
-    if gate is not None:
-        raise GateError(gate)
-
-
-def _client(concurrency: int, no_cache: bool) -> ModelClient:
-    from opro_cli.cache import ResponseCache, cache_dir
-    from opro_cli.models.cached import CachedClient
-    from opro_cli.models.litellm_client import LiteLLMClient
-
-    client = LiteLLMClient(concurrency)
-    if no_cache:
-        return client
-    return CachedClient(client, ResponseCache(cache_dir()))
-
-
-def describe_cost(prepared: Prepared, cost: PlannedCost) -> str:
-    """The planned cost as the run's first lines show it."""
-    from opro_cli.models.providers import is_in_process
-
-    s = prepared.spec
-    total = cost.total_usd
-    if total == 0:
-        local = all(is_in_process(m) for m in (s.scorer.model, s.optimizer.model))
-        return "$0 (in-process models)" if local else "$0"
-    if total is not None:
-        tokens = cost.scorer_tokens + cost.optimizer_tokens
-        return (
-            f"about {format_usd(total)} (estimate for {tokens:,} tokens: "
-            f"scorer {format_usd(cost.scorer_usd)}, optimizer {format_usd(cost.optimizer_usd)})"
-        )
-    known = [usd for usd in (cost.scorer_usd, cost.optimizer_usd) if usd]
-    rest = f"; the rest about {format_usd(sum(known))}" if known else ""
-    return f"unknown (litellm has no price for {', '.join(cost.unpriced)}){rest}"
-
-
-def format_usd(value: float | None) -> str:
-    if value is None:
-        return "unknown"
-    if value == 0:
-        return "$0"
-    if value < 0.0001:
-        return "<$0.0001"
-    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
-
-
-def gate_failure(
-    summary: dict[str, Any], fail_under: float | None, min_improvement: float | None
-) -> str | None:
-    """Why the run does not pass the CI gates, in one line; None when it does."""
-    test = summary["best"]["test"]
-    if fail_under is not None:
-        if test is None:
-            return "--fail-under: the run has no test split to check"
-        if test < fail_under:
-            return f"--fail-under: winner's test score {test:.3f} < {fail_under:.3f}"
-    if min_improvement is not None:
-        imp = summary.get("improvement")
-        if imp is None:
-            return "--min-improvement: the run has no test split to check"
-        if imp["test_delta"] < min_improvement:
-            return (
-                f"--min-improvement: winner beats the best seed on test by "
-                f"{imp['test_delta']:+.3f} < {min_improvement:.3f}"
-            )
-    return None
-
-
-def _append_step_summary(summary: dict[str, Any], gate: str | None, gates_set: bool) -> None:
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not target:
-        return
-    with open(target, "a", encoding="utf-8") as handle:
-        handle.write(step_summary_markdown(summary, gate, gates_set))
-
-
-def step_summary_markdown(summary: dict[str, Any], gate: str | None, gates_set: bool) -> str:
-    """The run as a GitHub job summary: scores, the improvement with its interval, the gates,
-    what it cost, and the winning prompt."""
-    best, seed = summary["best"], summary["best_seed"]
-
-    def pct(value: float | None) -> str:
-        return "-" if value is None else f"{value * 100:.1f}"
-
-    lines = [
-        f"### opro: {summary['name']} ({summary['status']})",
-        "",
-        "| prompt | train | val | test |",
-        "|---|---:|---:|---:|",
-        f"| best | {pct(best['train'])} | {pct(best['val'])} | {pct(best['test'])} |",
-        f"| seed | {pct(seed['train'])} | {pct(seed['val'])} | {pct(seed['test'])} |",
-        "",
-    ]
-    imp = summary.get("improvement")
-    if imp is not None:
-        lines += [
-            f"Test improvement over the seed: **{imp['test_delta'] * 100:+.1f} points**, "
-            f"{imp['ci_level'] * 100:.0f}% CI [{imp['ci_low'] * 100:+.1f}, "
-            f"{imp['ci_high'] * 100:+.1f}], n={imp['n']}",
-            "",
-        ]
-    if gate is not None:
-        lines += [f"**Gate not met:** {gate}", ""]
-    elif gates_set:
-        lines += ["Gates met.", ""]
-    usage = summary.get("usage") or {}
-    if usage:
-        lines += [
-            f"{usage.get('calls', 0):,} model calls ({usage.get('cache_hits', 0):,} answered "
-            f"from the cache, {usage.get('failed_calls', 0):,} failed), "
-            f"{usage.get('tokens', 0):,} tokens, cost {format_usd(usage.get('cost_usd'))}, "
-            f"{summary.get('duration_s', 0):.0f} s; run directory `{summary.get('run_dir')}`",
-            "",
-        ]
-    longest = max((len(run) for run in re.findall(r"`+", best["text"])), default=0)
-    fence = "`" * max(3, longest + 1)  # a prompt holding ``` must not end the block
-    lines += ["Best prompt:", "", fence, best["text"], fence, ""]
-    return "\n".join(lines) + "\n"
+    apply_gates(summary, options.gates, os.environ)

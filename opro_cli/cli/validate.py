@@ -17,11 +17,11 @@ def validate_command(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
     """Check a run spec, its dataset and its metric; makes no model call."""
-    from opro_cli.app import planned_calls, prepare
+    from opro_cli.app import prepare
 
     prepared = prepare(spec)
     s, splits = prepared.spec, prepared.splits
-    plan = planned_calls(prepared)
+    plan = prepared.planned_calls()
     console = Console(highlight=False)
     console.print(f"{spec}: ok", markup=False)
     console.print(

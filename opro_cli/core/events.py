@@ -1,71 +1,25 @@
-"""What the optimizer tells the world. The run-directory store and the leaderboard subscribe."""
+"""What the optimizer tells the world. The run-directory store and the leaderboard subscribe.
+
+Events carry the run directory's record types (``rundir``) where a record is what they report,
+so the store writes them as they are.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
+from opro_cli.rundir import (
+    Candidate,
+    Evaluation,
+    MetaPromptRecord,
+    SplitName,
+    StepRecord,
+    Usage,
+)
 
-@dataclass(frozen=True)
-class Candidate:
-    id: str
-    text: str
-    step: int
-    origin: str  # "seed" or "optimizer"
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    candidate_id: str
-    split: str
-    example_id: str
-    output: str | None
-    score: float
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float | None = None
-    latency_s: float = 0.0
-    retries: int = 0
-    error: str | None = None
-    cached: bool = False
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Running totals of model use. ``unknown_cost_calls`` counts calls without a known price."""
-
-    calls: int = 0  # calls that reached a model (cache hits are not calls)
-    cache_hits: int = 0
-    failed_calls: int = 0
-    retries: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    known_cost_usd: float = 0.0
-    unknown_cost_calls: int = 0
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    @property
-    def cost_usd(self) -> float | None:
-        """Total cost, or None when any call's price is unknown."""
-        return None if self.unknown_cost_calls else self.known_cost_usd
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "calls": self.calls,
-            "cache_hits": self.cache_hits,
-            "failed_calls": self.failed_calls,
-            "retries": self.retries,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "tokens": self.tokens,
-            "cost_usd": self.cost_usd,
-            "known_cost_usd": self.known_cost_usd,
-            "unknown_cost_calls": self.unknown_cost_calls,
-        }
+Phase = Literal["seeds", "step", "validation", "test"]
 
 
 class Event:
@@ -75,7 +29,7 @@ class Event:
 @dataclass(frozen=True)
 class PhaseStarted(Event):
     kind: ClassVar[str] = "phase_started"
-    phase: str  # "seeds", "step", "validation", "test"
+    phase: Phase
     step: int
     total_calls: int
 
@@ -83,10 +37,7 @@ class PhaseStarted(Event):
 @dataclass(frozen=True)
 class MetaPromptBuilt(Event):
     kind: ClassVar[str] = "meta_prompt"
-    step: int
-    text: str
-    exemplar_ids: tuple[str, ...]
-    samples: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    record: MetaPromptRecord
 
 
 @dataclass(frozen=True)
@@ -107,7 +58,7 @@ class OptimizerCallDone(Event):
 class CandidateScored(Event):
     kind: ClassVar[str] = "candidate_scored"
     candidate: Candidate
-    split: str
+    split: SplitName
     score: float
     examples: int
     errors: int
@@ -115,15 +66,11 @@ class CandidateScored(Event):
 
 @dataclass(frozen=True)
 class StepDone(Event):
+    """A step ended: ``record`` is its line of steps.jsonl, ``usage`` the run's totals."""
+
     kind: ClassVar[str] = "step_done"
-    step: int
-    best_score: float
-    best_id: str
-    mean_score: float
-    new_candidates: int
-    proposed: int
+    record: StepRecord
     usage: Usage
-    elapsed_s: float
 
 
 @dataclass(frozen=True)
@@ -133,3 +80,18 @@ class BudgetStop(Event):
 
 
 Listener = Callable[[Event], None]
+
+__all__ = [
+    "BudgetStop",
+    "Candidate",
+    "CandidateScored",
+    "Evaluation",
+    "EvaluationDone",
+    "Event",
+    "Listener",
+    "MetaPromptBuilt",
+    "OptimizerCallDone",
+    "PhaseStarted",
+    "StepDone",
+    "Usage",
+]

@@ -1,4 +1,4 @@
-"""Build the optimizer's meta-prompt (Yang et al. 2023, section 3) and the scorer's messages.
+"""Build the optimizer's meta-prompt (Yang et al. 2023, section 3).
 
 Pure functions: the history of (instruction, score) pairs, shown best last with integer scores
 0-100, then a few training exemplars showing where the instruction goes, then the request.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from opro_cli.core.placement import PLACEMENTS, Position
 from opro_cli.data import Example
 
 INS = "<INS>"
@@ -36,16 +37,9 @@ def select_history(history: Sequence[Scored], size: int) -> list[Scored]:
     return [entry for _, entry in indexed]
 
 
-def exemplar_block(example: Example, position: str) -> str:
+def exemplar_block(example: Example, position: Position) -> str:
     """One worked example with ``<INS>`` where the instruction would be placed."""
-    if position == "system":
-        question = f"System: {INS}\nUser: {example.input}\nAssistant:"
-    elif position == "q_begin":
-        question = f"Q: {INS}\n{example.input}\nA:"
-    elif position == "q_end":
-        question = f"Q: {example.input}\n{INS}\nA:"
-    else:  # a_begin
-        question = f"Q: {example.input}\nA: {INS}"
+    question = PLACEMENTS[position].exemplar(INS, example.input)
     return f"input:\n{question}\noutput:\n{example.target}"
 
 
@@ -54,7 +48,7 @@ def build_meta_prompt(
     task: str,
     history: Sequence[Scored],
     exemplars: Sequence[Example],
-    position: str,
+    position: Position,
     history_size: int,
     buckets: int = 100,
     max_instruction_chars: int | None = None,
@@ -80,20 +74,3 @@ def build_meta_prompt(
         f"{INS} and ending with </INS>."
     )
     return "\n\n".join(parts)
-
-
-def scorer_messages(instruction: str, example_input: str, position: str) -> list[dict[str, str]]:
-    """The scorer's chat messages with the instruction at the paper's placement."""
-    instruction = instruction.strip()
-    if position == "system":
-        messages = [{"role": "system", "content": instruction}] if instruction else []
-        return [*messages, {"role": "user", "content": example_input}]
-    if not instruction:
-        return [{"role": "user", "content": example_input}]
-    if position == "q_begin":
-        content = f"{instruction}\n{example_input}"
-    elif position == "q_end":
-        content = f"{example_input}\n{instruction}"
-    else:  # a_begin: the answer starts with the instruction
-        content = f"Q: {example_input}\nA: {instruction}"
-    return [{"role": "user", "content": content}]

@@ -11,9 +11,10 @@ import hashlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import Literal, TypeVar
 
+from opro_cli.core.config import LoopConfig
 from opro_cli.core.events import (
     BudgetStop,
     Candidate,
@@ -28,15 +29,27 @@ from opro_cli.core.events import (
     StepDone,
     Usage,
 )
-from opro_cli.core.metaprompt import Scored, build_meta_prompt, scorer_messages
+from opro_cli.core.metaprompt import Scored, build_meta_prompt
 from opro_cli.core.parse import candidate_id, extract_instruction, normalize
+from opro_cli.core.placement import scorer_messages
+from opro_cli.core.plan import SplitSizes, planned_calls, step_calls
 from opro_cli.core.stats import Difference, mean, paired_bootstrap
 from opro_cli.data import Example, Splits
 from opro_cli.errors import ModelError, SystemicModelError
-from opro_cli.models.base import CallParams, ModelClient
-from opro_cli.spec import RunSpec
+from opro_cli.models.base import ModelClient
+from opro_cli.rundir import (
+    Improvement,
+    MetaPromptRecord,
+    PromptScores,
+    Sample,
+    SampleStatus,
+    SplitName,
+    StepRecord,
+    Summary,
+)
 
 Metric = Callable[[str, str, Sequence[str] | None], float]
+RunEnd = Literal["completed", "budget_exhausted"]
 T = TypeVar("T")
 
 
@@ -45,7 +58,7 @@ class Prior:
     """What an interrupted run already did, so a resumed run does not call again."""
 
     evaluations: Mapping[tuple[str, str, str], Evaluation] = field(default_factory=dict)
-    samples: Mapping[tuple[int, int], Mapping[str, Any]] = field(default_factory=dict)
+    samples: Mapping[tuple[int, int], Sample] = field(default_factory=dict)
 
 
 @dataclass
@@ -57,7 +70,7 @@ class CandidateState:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # "completed" or "budget_exhausted"
+    status: RunEnd
     reason: str | None
     winner: CandidateState
     best_seed: CandidateState
@@ -89,7 +102,7 @@ async def gather_all(coros: Iterable[Awaitable[T]]) -> list[T]:
 class Optimizer:
     def __init__(
         self,
-        spec: RunSpec,
+        config: LoopConfig,
         splits: Splits,
         client: ModelClient,
         metric: Metric,
@@ -98,7 +111,7 @@ class Optimizer:
         prior: Prior | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.spec = spec
+        self.config = config
         self.splits = splits
         self.client = client
         self.metric = metric
@@ -109,58 +122,22 @@ class Optimizer:
         self.states: dict[str, CandidateState] = {}
         self._seen: set[str] = set()
         self._started = clock()
-        scorer = spec.scorer
-        self.scorer_params = CallParams(
-            model=scorer.model,
-            temperature=scorer.temperature,
-            max_tokens=scorer.max_tokens,
-            api_base=scorer.api_base,
-            timeout_s=scorer.timeout_s,
-            max_retries=scorer.max_retries,
-            extra=scorer.extra,
-        )
-        opt = spec.optimizer
-        self.optimizer_params = CallParams(
-            model=opt.model,
-            temperature=opt.temperature,
-            max_tokens=opt.max_tokens,
-            api_base=opt.api_base,
-            timeout_s=opt.timeout_s,
-            max_retries=opt.max_retries,
-            extra=opt.extra,
-        )
-
-    # -- planning -----------------------------------------------------------------------------
-
-    def planned_calls(self) -> dict[str, int]:
-        """Model calls for the whole run if every step runs and no proposal is dropped."""
-        n_train, n_val, n_test = (len(self.splits.get(s)) for s in ("train", "val", "test"))
-        seeds = len(self._seed_texts())
-        k = self.spec.optimizer.candidates_per_step
-        steps = self.spec.budget.steps
-        top_k = self.spec.selection.top_k
-        return {
-            "seeds": seeds * n_train,
-            "steps": steps * (k + k * n_train),
-            "validation": (min(top_k, seeds + steps * k) + seeds) * n_val,
-            "test": (1 + seeds) * n_test,
-        }
-
-    def _seed_texts(self) -> list[str]:
-        return list(dict.fromkeys(t.strip() for t in self.spec.seed_prompts))
+        self.sizes = SplitSizes(len(splits.train), len(splits.val), len(splits.test))
 
     # -- the loop -----------------------------------------------------------------------------
 
     async def run(self) -> Outcome:
-        seeds = [Candidate(candidate_id(t), t, 0, "seed") for t in self._seed_texts()]
+        seeds = [Candidate(candidate_id(t), t, 0, "seed") for t in self.config.seed_texts]
         for c in seeds:
             self._seen.add(normalize(c.text))
         self._emit(PhaseStarted("seeds", 0, len(seeds) * len(self.splits.train)))
         await self._score_all(seeds, "train")
         self._emit_step(0, len(seeds), len(seeds))
 
-        status, reason, steps_done = "completed", None, 0
-        for step in range(1, self.spec.budget.steps + 1):
+        status: RunEnd = "completed"
+        reason: str | None = None
+        steps_done = 0
+        for step in range(1, self.config.budget.steps + 1):
             reason = self._budget_reason(step)
             if reason:
                 status = "budget_exhausted"
@@ -173,44 +150,44 @@ class Optimizer:
         return await self._select(status, reason, steps_done, seeds)
 
     async def _propose(self, step: int) -> tuple[int, list[Candidate]]:
-        opt = self.spec.optimizer
-        rng = random.Random(derive_seed(self.spec.seed, "exemplars", step))
+        proposals = self.config.proposals
+        rng = random.Random(derive_seed(self.config.seed, "exemplars", step))
         train = self.splits.train
-        exemplars = rng.sample(list(train), min(opt.exemplars, len(train)))
+        exemplars = rng.sample(list(train), min(proposals.exemplars, len(train)))
         history = [
             Scored(s.candidate.text, s.scores["train"])
             for s in self.states.values()
             if "train" in s.scores
         ]
         meta = build_meta_prompt(
-            task=self.spec.task,
+            task=self.config.task,
             history=history,
             exemplars=exemplars,
-            position=self.spec.scorer.instruction_position,
-            history_size=opt.history_size,
-            buckets=opt.score_buckets,
-            max_instruction_chars=opt.max_instruction_chars,
+            position=self.config.position,
+            history_size=proposals.history_size,
+            buckets=proposals.score_buckets,
+            max_instruction_chars=proposals.max_instruction_chars,
         )
-        self._emit(PhaseStarted("step", step, opt.candidates_per_step * (1 + len(train))))
-        records = await gather_all(
-            self._sample(meta, step, i) for i in range(opt.candidates_per_step)
+        self._emit(PhaseStarted("step", step, step_calls(self.config, self.sizes)))
+        answers = await gather_all(
+            self._sample(meta, step, i) for i in range(proposals.candidates_per_step)
         )
         fresh: list[Candidate] = []
         samples = []
-        for index, record in enumerate(records):
-            output = record.get("output")
-            text = extract_instruction(output) if output is not None else None
+        for answer in answers:
+            text = extract_instruction(answer.output) if answer.output is not None else None
             status = self._admit(text)
-            samples.append({"index": index, **record, "instruction": text, "status": status})
+            samples.append(replace(answer, instruction=text, status=status))
             if status == "accepted" and text is not None:
                 fresh.append(Candidate(candidate_id(text), text, step, "optimizer"))
-        self._emit(MetaPromptBuilt(step, meta, tuple(e.id for e in exemplars), tuple(samples)))
-        return len(records), fresh
+        exemplar_ids = tuple(e.id for e in exemplars)
+        self._emit(MetaPromptBuilt(MetaPromptRecord(step, exemplar_ids, meta, tuple(samples))))
+        return len(answers), fresh
 
-    def _admit(self, text: str | None) -> str:
+    def _admit(self, text: str | None) -> SampleStatus:
         if text is None:
             return "unparseable"
-        if len(text) > self.spec.optimizer.max_instruction_chars:
+        if len(text) > self.config.proposals.max_instruction_chars:
             return "too_long"
         key = normalize(text)
         if key in self._seen:
@@ -218,42 +195,40 @@ class Optimizer:
         self._seen.add(key)
         return "accepted"
 
-    async def _sample(self, meta: str, step: int, index: int) -> dict[str, Any]:
-        """One optimizer answer as a record: output (None on failure), usage, cached."""
+    async def _sample(self, meta: str, step: int, index: int) -> Sample:
+        """One optimizer answer; its ``output`` is None when the call failed."""
         if (step, index) in self.prior.samples:
-            record = dict(self.prior.samples[(step, index)])
-            self._account_record(record)
-            return record
-        params = replace(self.optimizer_params, seed=derive_seed(self.spec.seed, step, index))
+            sample = self.prior.samples[(step, index)]
+            self._account(sample)
+            return sample
+        params = replace(self.config.optimizer, seed=derive_seed(self.config.seed, step, index))
         try:
             completion = await self.client.complete([{"role": "user", "content": meta}], params)
         except SystemicModelError:
             raise
         except ModelError as exc:
-            record = {
-                "output": None,
-                "error": f"{type(exc).__name__}: {exc}",
-                "retries": exc.retries,
-                "failed": True,
-            }
+            sample = Sample(index, None, retries=exc.retries, error=f"{type(exc).__name__}: {exc}")
         else:
-            record = {
-                "output": completion.text,
-                "prompt_tokens": completion.prompt_tokens,
-                "completion_tokens": completion.completion_tokens,
-                "cost_usd": completion.cost_usd,
-                "retries": completion.retries,
-                "cached": completion.cached,
-            }
-        self._account_record(record)
+            sample = Sample(
+                index,
+                completion.text,
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                cost_usd=completion.cost_usd,
+                retries=completion.retries,
+                cached=completion.cached,
+            )
+        self._account(sample)
         self._emit(OptimizerCallDone(step, self.usage))
-        return record
+        return sample
 
-    async def _score_all(self, candidates: Sequence[Candidate], split: str) -> None:
+    async def _score_all(self, candidates: Sequence[Candidate], split: SplitName) -> None:
         examples = self.splits.get(split)
         await gather_all(self._score(c, split, examples) for c in candidates)
 
-    async def _score(self, candidate: Candidate, split: str, examples: Sequence[Example]) -> None:
+    async def _score(
+        self, candidate: Candidate, split: SplitName, examples: Sequence[Example]
+    ) -> None:
         state = self.states.setdefault(candidate.id, CandidateState(candidate))
         evaluations = await gather_all(self._evaluate(candidate, split, ex) for ex in examples)
         scores = [e.score for e in evaluations]
@@ -262,18 +237,18 @@ class Optimizer:
         errors = sum(1 for e in evaluations if e.error)
         self._emit(CandidateScored(candidate, split, state.scores[split], len(evaluations), errors))
 
-    async def _evaluate(self, candidate: Candidate, split: str, example: Example) -> Evaluation:
+    async def _evaluate(
+        self, candidate: Candidate, split: SplitName, example: Example
+    ) -> Evaluation:
         key = (candidate.id, split, example.id)
         if key in self.prior.evaluations:
             evaluation = self.prior.evaluations[key]
-            self._account_record(asdict(evaluation) | {"failed": evaluation.error is not None})
+            self._account(evaluation)
             return evaluation
-        messages = scorer_messages(
-            candidate.text, example.input, self.spec.scorer.instruction_position
-        )
+        messages = scorer_messages(candidate.text, example.input, self.config.position)
         started = self.clock()
         try:
-            completion = await self.client.complete(messages, self.scorer_params)
+            completion = await self.client.complete(messages, self.config.scorer)
         except SystemicModelError:
             raise
         except ModelError as exc:
@@ -302,18 +277,19 @@ class Optimizer:
                 retries=completion.retries,
                 cached=completion.cached,
             )
-        self._account_record(asdict(evaluation) | {"failed": evaluation.error is not None})
+        self._account(evaluation)
         self._emit(EvaluationDone(evaluation, self.usage))
         return evaluation
 
     # -- selection ----------------------------------------------------------------------------
 
     async def _select(
-        self, status: str, reason: str | None, steps_done: int, seeds: Sequence[Candidate]
+        self, status: RunEnd, reason: str | None, steps_done: int, seeds: Sequence[Candidate]
     ) -> Outcome:
         ranked = self.ranked()
         seed_states = [self.states[c.id] for c in seeds]
-        by_id = {s.candidate.id: s for s in [*ranked[: self.spec.selection.top_k], *seed_states]}
+        selection = self.config.selection
+        by_id = {s.candidate.id: s for s in [*ranked[: selection.top_k], *seed_states]}
         finalists = list(by_id.values())
         if self.splits.val:
             self._emit(
@@ -329,13 +305,12 @@ class Optimizer:
             )
             self._emit(PhaseStarted("test", steps_done, len(to_test) * len(self.splits.test)))
             await self._score_all(to_test, "test")
-            sel = self.spec.selection
             improvement = paired_bootstrap(
                 winner.per_example["test"],
                 best_seed.per_example["test"],
-                samples=sel.bootstrap_samples,
-                level=sel.ci_level,
-                rng=random.Random(derive_seed(self.spec.seed, "bootstrap")),
+                samples=selection.bootstrap_samples,
+                level=selection.ci_level,
+                rng=random.Random(derive_seed(self.config.seed, "bootstrap")),
             )
         return Outcome(
             status=status,
@@ -365,10 +340,9 @@ class Optimizer:
 
     def _budget_reason(self, step: int) -> str | None:
         """Why the next step would break a budget, or None when it fits."""
-        budget = self.spec.budget
-        plan = self.planned_calls()
-        k = self.spec.optimizer.candidates_per_step
-        next_calls = k + k * len(self.splits.train) + plan["validation"] + plan["test"]
+        budget = self.config.budget
+        plan = planned_calls(self.config, self.sizes)
+        next_calls = step_calls(self.config, self.sizes) + plan["validation"] + plan["test"]
         used = self.usage
         per_call_tokens = used.tokens / used.calls if used.calls else 0.0
         if budget.max_calls is not None and used.calls + next_calls > budget.max_calls:
@@ -388,26 +362,27 @@ class Optimizer:
                 return f"max_minutes {budget.max_minutes:g}: {elapsed / 60:.1f} min used"
         return None
 
-    def _account_record(self, record: Mapping[str, Any]) -> None:
-        """Add one call (an evaluation or optimizer sample, as a record) to the usage totals."""
+    def _account(self, call: Evaluation | Sample) -> None:
+        """Add one call (an evaluation or an optimizer sample) to the usage totals."""
         u = self.usage
-        if record.get("cached"):
+        if call.cached:
             self.usage = replace(u, cache_hits=u.cache_hits + 1)
             return
-        retries = u.retries + int(record.get("retries") or 0)
-        if record.get("failed"):
+        retries = u.retries + call.retries
+        failed = call.output is None if isinstance(call, Sample) else call.error is not None
+        if failed:
             self.usage = replace(
                 u, calls=u.calls + 1, failed_calls=u.failed_calls + 1, retries=retries
             )
             return
-        cost = record.get("cost_usd")
+        cost = call.cost_usd
         self.usage = replace(
             u,
             calls=u.calls + 1,
             retries=retries,
-            prompt_tokens=u.prompt_tokens + int(record.get("prompt_tokens") or 0),
-            completion_tokens=u.completion_tokens + int(record.get("completion_tokens") or 0),
-            known_cost_usd=u.known_cost_usd + (cost or 0.0),
+            prompt_tokens=u.prompt_tokens + call.prompt_tokens,
+            completion_tokens=u.completion_tokens + call.completion_tokens,
+            known_cost_usd=u.known_cost_usd + (cost if cost is not None else 0.0),
             unknown_cost_calls=u.unknown_cost_calls + (cost is None),
         )
 
@@ -415,55 +390,55 @@ class Optimizer:
         ranked = self.ranked()
         best = ranked[0]
         step_scores = [s.scores["train"] for s in ranked if s.candidate.step == step]
-        self._emit(
-            StepDone(
-                step=step,
-                best_score=best.scores["train"],
-                best_id=best.candidate.id,
-                mean_score=mean(step_scores) or 0.0,
-                new_candidates=new,
-                proposed=proposed,
-                usage=self.usage,
-                elapsed_s=self.clock() - self._started,
-            )
+        u = self.usage
+        record = StepRecord(
+            step=step,
+            best_score=best.scores["train"],
+            best_id=best.candidate.id,
+            mean_score=mean(step_scores),
+            proposed=proposed,
+            new_candidates=new,
+            calls=u.calls,
+            failed_calls=u.failed_calls,
+            retries=u.retries,
+            tokens=u.tokens,
+            cost_usd=u.cost_usd,
+            elapsed_s=self.clock() - self._started,
         )
+        self._emit(StepDone(record, u))
 
     def _emit(self, event: Event) -> None:
         for listener in self.listeners:
             listener(event)
 
 
-def outcome_summary(outcome: Outcome) -> dict[str, Any]:
-    """The numbers of an outcome as plain data (for summary.json and the final report)."""
+def outcome_summary(outcome: Outcome) -> Summary:
+    """The numbers of an outcome, as summary.json holds them (without the run's name, folder and
+    duration, which the application adds)."""
 
-    def scores(state: CandidateState) -> dict[str, Any]:
-        return {
-            "id": state.candidate.id,
-            "text": state.candidate.text,
-            "step": state.candidate.step,
-            "origin": state.candidate.origin,
-            "train": state.scores.get("train"),
-            "val": state.scores.get("val"),
-            "test": state.scores.get("test"),
-        }
+    def scores(state: CandidateState) -> PromptScores:
+        c = state.candidate
+        return PromptScores(
+            id=c.id,
+            text=c.text,
+            step=c.step,
+            origin=c.origin,
+            train=state.scores.get("train"),
+            val=state.scores.get("val"),
+            test=state.scores.get("test"),
+        )
 
     imp = outcome.improvement
-    return {
-        "status": outcome.status,
-        "reason": outcome.reason,
-        "best": scores(outcome.winner),
-        "best_seed": scores(outcome.best_seed),
-        "seeds": [scores(s) for s in outcome.seeds],
-        "improvement": None
+    return Summary(
+        status=outcome.status,
+        reason=outcome.reason,
+        best=scores(outcome.winner),
+        best_seed=scores(outcome.best_seed),
+        seeds=tuple(scores(s) for s in outcome.seeds),
+        improvement=None
         if imp is None
-        else {
-            "test_delta": imp.delta,
-            "ci_low": imp.low,
-            "ci_high": imp.high,
-            "ci_level": imp.level,
-            "n": imp.n,
-        },
-        "steps_completed": outcome.steps_completed,
-        "candidates": len(outcome.candidates),
-        "usage": outcome.usage.to_dict(),
-    }
+        else Improvement(imp.delta, imp.low, imp.high, imp.level, imp.n),
+        steps_completed=outcome.steps_completed,
+        candidates=len(outcome.candidates),
+        usage=outcome.usage,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from opro_cli.errors import RunDirError
+from opro_cli import rundir
 from opro_cli.report.compare import Report, build_view
 from opro_cli.report.reader import (
     Diagnostics,
@@ -13,7 +13,6 @@ from opro_cli.report.reader import (
     list_runs,
     load_detail,
     read_row,
-    resolve_run,
 )
 
 TOP = 5
@@ -21,27 +20,26 @@ TOP = 5
 
 def collect_report(
     runs_dir: Path,
-    runs: Sequence[str] = (),
+    runs: Sequence[Path] = (),
     *,
     run_filter: RunFilter | None = None,
     charts: bool = False,
     top: int = TOP,
 ) -> Report:
-    """With ``runs``: those runs in full (evaluations included). Without: every run under
-    ``runs_dir`` that passes the filter, newest first; with ``charts`` (HTML) also their steps
-    and candidates, but never their evaluations, so a listing stays fast."""
+    """With ``runs`` (run directories): those runs in full (evaluations included). Without:
+    every run under ``runs_dir`` that passes the filter, newest first; with ``charts`` (HTML)
+    also their steps and candidates, but never their evaluations, so a listing stays fast."""
     diag = Diagnostics()
     if runs:
         resolved: dict[Path, Path] = {}
-        for arg in runs:
-            path = resolve_run(arg, runs_dir)
+        for path in runs:
             resolved.setdefault(path.resolve(), path)
         rows = []
         for path in resolved.values():
+            rundir.read_manifest(path)  # a run named on the command line must be readable
             row = read_row(path, diag)
-            if row is None:
-                raise RunDirError(diag.warnings[-1], hint="check the run's manifest.json")
-            rows.append(row)
+            if row is not None:
+                rows.append(row)
         views = tuple(build_view(load_detail(row, diag), top) for row in rows)
     else:
         rows = list_runs(runs_dir, diag, run_filter)

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from opro_cli.report.reader import Candidate, Evaluation, RunDetail, RunRow
+from opro_cli.report.reader import CandidateRow, RunDetail, RunRow
+from opro_cli.rundir import Evaluation
 
 EXAMPLES_SHOWN = 3
 
@@ -66,7 +67,7 @@ def step_curve(detail: RunDetail) -> tuple[CurvePoint, ...]:
     return tuple(points)
 
 
-def top_candidates(detail: RunDetail, n: int) -> list[Candidate]:
+def top_candidates(detail: RunDetail, n: int) -> list[CandidateRow]:
     """The ``n`` best candidates on train (ties: the earlier first), the winner always included."""
     ranked = sorted(detail.candidates, key=lambda c: (-(c.scores.train or 0.0), c.step))
     top = ranked[:n]
@@ -170,7 +171,7 @@ class RunView:
 
     detail: RunDetail
     curve: tuple[CurvePoint, ...]
-    top: tuple[Candidate, ...]
+    top: tuple[CandidateRow, ...]
     diff: tuple[DiffOp, ...] | None
     changes: Changes | None
 

@@ -1,35 +1,35 @@
-"""Read run directories into frozen dataclasses, read-only and tolerant.
+"""Read run directories into the report's rows and details, read-only and tolerant.
 
 A finished run is described by ``manifest.json`` + ``summary.json``. A run that is still running,
 failed or was interrupted has no summary: what can be known is taken from ``steps.jsonl`` (and,
-for details, ``candidates.jsonl`` and ``evaluations.jsonl``). A corrupt JSONL line is skipped with
-a warning naming the file and line; a folder without ``manifest.json`` is ignored with a note.
+for details, ``candidates.jsonl`` and ``evaluations.jsonl``). A damaged file or a corrupt JSONL
+line is skipped with a warning naming it (the same message ``opro export`` and ``opro resume``
+stop with); a folder without ``manifest.json`` is ignored with a note.
 
 Listing reads only ``manifest.json`` and ``summary.json`` per run (plus ``steps.jsonl`` when there
-is no summary), so ``opro report`` over hundreds of runs stays fast. This module only needs
-``json``: no pydantic, pandas or litellm.
+is no summary), so ``opro report`` over hundreds of runs stays fast. The files are read through
+``opro_cli.rundir``, which needs only the standard library: no pydantic, pandas or litellm.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import json
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from opro_cli.errors import RunDirError, UsageError
-from opro_cli.jsonl import read_jsonl as read_jsonl_file
-
-STATUSES = ("running", "completed", "budget_exhausted", "failed", "interrupted")
-SPLITS = ("train", "val", "test")
-
-
-# ---------------------------------------------------------------------------------------------
-# The data
+from opro_cli import rundir
+from opro_cli.errors import RunDirError
+from opro_cli.rundir import (
+    Evaluation,
+    Improvement,
+    Manifest,
+    PromptScores,
+    StepRecord,
+    Summary,
+)
 
 
 @dataclass(frozen=True)
@@ -42,25 +42,11 @@ class Scores:
         value: float | None = getattr(self, split)
         return value
 
-
-@dataclass(frozen=True)
-class Prompt:
-    """A prompt with what is known of its scores (the winner or the best seed)."""
-
-    id: str | None
-    text: str
-    scores: Scores
-
-
-@dataclass(frozen=True)
-class Improvement:
-    """The winner's test score minus the best seed's, with its bootstrap confidence interval."""
-
-    test_delta: float
-    ci_low: float | None
-    ci_high: float | None
-    ci_level: float | None
-    n: int | None
+    @classmethod
+    def of(cls, prompt: PromptScores | None) -> Scores:
+        if prompt is None:
+            return cls()
+        return cls(prompt.train, prompt.val, prompt.test)
 
 
 @dataclass(frozen=True)
@@ -85,27 +71,15 @@ class RunRow:
     cost_usd: float | None
     duration_s: float | None
     has_summary: bool
-    best_prompt: Prompt | None = None
-    seed_prompt: Prompt | None = None
-    seed_prompts: tuple[Prompt, ...] = ()
+    best_prompt: PromptScores | None = None
+    seed_prompt: PromptScores | None = None
+    seed_prompts: tuple[PromptScores, ...] = ()
 
 
 @dataclass(frozen=True)
-class Step:
-    step: int
-    best_score: float | None
-    best_id: str | None
-    mean_score: float | None
-    proposed: int | None
-    new_candidates: int | None
-    calls: int | None
-    tokens: int | None
-    cost_usd: float | None
-    elapsed_s: float | None
+class CandidateRow:
+    """A candidate with every score the run has for it (val and test for the finalists)."""
 
-
-@dataclass(frozen=True)
-class Candidate:
     id: str
     step: int
     origin: str
@@ -116,26 +90,16 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class Evaluation:
-    candidate_id: str
-    split: str
-    example_id: str
-    output: str | None
-    score: float | None
-    error: str | None
-
-
-@dataclass(frozen=True)
 class RunDetail:
     """Everything the details view needs. ``best``/``seed`` are the winner and the best seed from
     the summary; without a summary, the best train candidate so far and the best seed on train."""
 
     row: RunRow
-    steps: tuple[Step, ...]
-    candidates: tuple[Candidate, ...]
+    steps: tuple[StepRecord, ...]
+    candidates: tuple[CandidateRow, ...]
     test_evaluations: tuple[Evaluation, ...]
-    best: Prompt | None
-    seed: Prompt | None
+    best: PromptScores | None
+    seed: PromptScores | None
     evaluations_read: bool
 
 
@@ -161,175 +125,35 @@ class RunFilter:
 
 
 # ---------------------------------------------------------------------------------------------
-# Small tolerant readers
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return int(value)
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
-
-
-def _read_json(path: Path, diag: Diagnostics) -> dict[str, Any] | None:
-    """A JSON object file, or None (with a warning) when it is unreadable."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        diag.warnings.append(f"{path}: unreadable, ignored ({exc})")
-        return None
-    if not isinstance(data, dict):
-        diag.warnings.append(f"{path}: not a JSON object, ignored")
-        return None
-    return data
-
-
-def read_jsonl(path: Path, diag: Diagnostics) -> list[dict[str, Any]]:
-    """Every well-formed line of a JSONL file; each bad line is skipped with ``file:line``."""
-    records, warnings = read_jsonl_file(path)
-    diag.warnings.extend(warnings)
-    return records
-
-
-# ---------------------------------------------------------------------------------------------
 # Rows
-
-
-def _scores(record: dict[str, Any]) -> Scores:
-    return Scores(*(_num(record.get(s)) for s in SPLITS))
-
-
-def _prompt(record: Any) -> Prompt | None:
-    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-        return None
-    return Prompt(_str(record.get("id")), record["text"], _scores(record))
-
-
-def _step(record: dict[str, Any]) -> Step | None:
-    number = _int(record.get("step"))
-    if number is None:
-        return None
-    new = _int(record.get("new_candidates"))
-    return Step(
-        step=number,
-        best_score=_num(record.get("best_score")),
-        best_id=_str(record.get("best_id")),
-        # A step without new candidates has no mean (the writer puts 0.0 there).
-        mean_score=None if new == 0 else _num(record.get("mean_score")),
-        proposed=_int(record.get("proposed")),
-        new_candidates=new,
-        calls=_int(record.get("calls")),
-        tokens=_int(record.get("tokens")),
-        cost_usd=_num(record.get("cost_usd")),
-        elapsed_s=_num(record.get("elapsed_s")),
-    )
-
-
-def read_steps(path: Path, diag: Diagnostics) -> tuple[Step, ...]:
-    steps = (_step(r) for r in read_jsonl(path / "steps.jsonl", diag))
-    # A resumed run writes its steps again; the last line for a step wins.
-    by_number = {s.step: s for s in steps if s is not None}
-    return tuple(by_number[n] for n in sorted(by_number))
 
 
 def read_row(path: Path, diag: Diagnostics) -> RunRow | None:
     """The listing row of one run directory, or None (with a note or warning) if it is not one."""
-    if not (path / "manifest.json").is_file():
-        diag.notes.append(f"{path}: not a run directory (no manifest.json), ignored")
+    if not rundir.is_run_dir(path):
+        diag.notes.append(f"{path}: not a run directory (no {rundir.MANIFEST}), ignored")
         return None
-    manifest = _read_json(path / "manifest.json", diag)
-    if manifest is None:
-        diag.warnings.append(f"{path}: run skipped (its manifest.json cannot be read)")
+    try:
+        manifest = rundir.read_manifest(path)
+    except RunDirError as exc:
+        diag.warnings.append(f"{exc}; run skipped")
         return None
-    summary = _read_json(path / "summary.json", diag)
-    models = _dict(manifest.get("models"))
-    started, ended = _time(manifest.get("started_at")), _time(manifest.get("ended_at"))
-    status = _str(manifest.get("status")) or "unknown"
-    reason = _str(manifest.get("reason"))
-    name = _str(manifest.get("name")) or path.name
-    scorer, optimizer = _str(models.get("scorer")), _str(models.get("optimizer"))
-
+    try:
+        summary = rundir.read_summary(path)
+    except RunDirError as exc:
+        diag.warnings.append(f"{exc}; shown without its summary")
+        summary = None
     if summary is not None:
-        usage = _dict(summary.get("usage"))
-        best, seed = _prompt(summary.get("best")), _prompt(summary.get("best_seed"))
-        seeds = summary.get("seeds")
-        imp = _dict(summary.get("improvement"))
-        delta = _num(imp.get("test_delta"))
-        duration = _num(summary.get("duration_s"))
-        return RunRow(
-            path=path,
-            folder=path.name,
-            name=name,
-            status=status,
-            reason=reason if reason is not None else _str(summary.get("reason")),
-            started_at=started,
-            ended_at=ended,
-            scorer=scorer,
-            optimizer=optimizer,
-            steps=_int(summary.get("steps_completed")),
-            best=best.scores if best else Scores(),
-            seed=seed.scores if seed else Scores(),
-            improvement=None
-            if delta is None
-            else Improvement(
-                delta,
-                _num(imp.get("ci_low")),
-                _num(imp.get("ci_high")),
-                _num(imp.get("ci_level")),
-                _int(imp.get("n")),
-            ),
-            calls=_int(usage.get("calls")),
-            tokens=_int(usage.get("tokens")),
-            cost_usd=_num(usage.get("cost_usd")),
-            duration_s=duration if duration is not None else _span(started, ended),
-            has_summary=True,
-            best_prompt=best,
-            seed_prompt=seed,
-            seed_prompts=tuple(
-                p for p in map(_prompt, seeds if isinstance(seeds, list) else []) if p
-            ),
-        )
-
+        return _finished_row(path, manifest, summary)
     steps = read_steps(path, diag)
     last = steps[-1] if steps else None
-    duration = _span(started, ended)
+    duration = _span(manifest.started, manifest.ended)
     if duration is None and last is not None:
         duration = last.elapsed_s
-    return RunRow(
-        path=path,
-        folder=path.name,
-        name=name,
-        status=status,
-        reason=reason,
-        started_at=started,
-        ended_at=ended,
-        scorer=scorer,
-        optimizer=optimizer,
+    return _row(
+        path,
+        manifest,
+        reason=manifest.reason,
         steps=last.step if last else None,
         best=Scores(train=last.best_score if last else None),
         seed=Scores(),
@@ -340,6 +164,50 @@ def read_row(path: Path, diag: Diagnostics) -> RunRow | None:
         duration_s=duration,
         has_summary=False,
     )
+
+
+def _row(path: Path, manifest: Manifest, **numbers: Any) -> RunRow:
+    return RunRow(
+        path=path,
+        folder=path.name,
+        name=manifest.name,
+        status=manifest.status,
+        started_at=manifest.started,
+        ended_at=manifest.ended,
+        scorer=manifest.scorer,
+        optimizer=manifest.optimizer,
+        **numbers,
+    )
+
+
+def _finished_row(path: Path, manifest: Manifest, summary: Summary) -> RunRow:
+    usage = summary.usage
+    duration = summary.duration_s
+    if duration is None:
+        duration = _span(manifest.started, manifest.ended)
+    return _row(
+        path,
+        manifest,
+        reason=manifest.reason if manifest.reason is not None else summary.reason,
+        steps=summary.steps_completed,
+        best=Scores.of(summary.best),
+        seed=Scores.of(summary.best_seed),
+        improvement=summary.improvement,
+        calls=usage.calls,
+        tokens=usage.tokens,
+        cost_usd=usage.cost_usd,
+        duration_s=duration,
+        has_summary=True,
+        best_prompt=summary.best,
+        seed_prompt=summary.best_seed,
+        seed_prompts=summary.seeds,
+    )
+
+
+def read_steps(path: Path, diag: Diagnostics) -> tuple[StepRecord, ...]:
+    steps, warnings = rundir.read_steps(path)
+    diag.warnings.extend(warnings)
+    return tuple(steps)
 
 
 def _span(start: datetime | None, end: datetime | None) -> float | None:
@@ -391,115 +259,7 @@ def apply_filter(rows: Sequence[RunRow], run_filter: RunFilter) -> list[RunRow]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Filters from the command line
-
-
-_AGO = re.compile(r"^(\d+)\s*([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_since(text: str, now: datetime) -> datetime:
-    """``2025-01-31``, ``2025-01-31T12:00`` (UTC unless an offset is given) or ``30m``/``12h``/
-    ``7d``/``2w`` before ``now``."""
-    value = text.strip()
-    match = _AGO.match(value)
-    if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    parsed = _time(value)
-    if parsed is None:
-        raise UsageError(
-            f"--since: cannot read '{text}'",
-            hint="give a date (2025-01-31), a time (2025-01-31T12:00) or an age (30m, 12h, 7d, 2w)",
-        )
-    return parsed
-
-
-def parse_statuses(values: Iterable[str]) -> tuple[str, ...]:
-    statuses: list[str] = []
-    for value in values:
-        for part in value.split(","):
-            status = part.strip()
-            if not status:
-                continue
-            if status not in STATUSES:
-                raise UsageError(
-                    f"--status: unknown status '{status}'", hint=f"use one of {', '.join(STATUSES)}"
-                )
-            statuses.append(status)
-    return tuple(dict.fromkeys(statuses))
-
-
-# ---------------------------------------------------------------------------------------------
-# RUN arguments
-
-
-def resolve_run(arg: str, runs_dir: Path) -> Path:
-    """A run directory from a path, a folder name under ``runs_dir``, or a unique prefix or
-    suffix of one."""
-    given = Path(arg)
-    if given.is_dir():
-        if not (given / "manifest.json").is_file():
-            raise RunDirError(
-                f"{given}: not a run directory (no manifest.json)",
-                hint="give a folder written by `opro run`",
-            )
-        return given
-    how = f"list the runs with: opro report --runs-dir {runs_dir}"
-    if not runs_dir.is_dir():
-        raise RunDirError(f"{arg}: no such run (and no folder {runs_dir})", hint=how)
-    folders = sorted(
-        p for p in runs_dir.iterdir() if p.is_dir() and (p / "manifest.json").is_file()
-    )
-    exact = [p for p in folders if p.name == arg]
-    if exact:
-        return exact[0]
-    matches = [p for p in folders if p.name.startswith(arg) or p.name.endswith(arg)]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise RunDirError(f"{arg}: no run of that name under {runs_dir}", hint=how)
-    shown = ", ".join(p.name for p in matches[:5]) + (", ..." if len(matches) > 5 else "")
-    raise RunDirError(
-        f"{arg}: matches {len(matches)} runs under {runs_dir} ({shown})",
-        hint="give more of the folder name",
-    )
-
-
-# ---------------------------------------------------------------------------------------------
 # Details
-
-
-def _candidate(record: dict[str, Any]) -> Candidate | None:
-    cid, text, step = _str(record.get("id")), _str(record.get("text")), _int(record.get("step"))
-    if cid is None or text is None or step is None:
-        return None
-    return Candidate(
-        id=cid,
-        step=step,
-        origin=_str(record.get("origin")) or "optimizer",
-        text=text,
-        scores=Scores(train=_num(record.get("train_score"))),
-        examples=_int(record.get("examples")),
-        errors=_int(record.get("errors")),
-    )
-
-
-def _evaluation(record: dict[str, Any]) -> Evaluation | None:
-    cid, split, example = (
-        _str(record.get("candidate_id")),
-        _str(record.get("split")),
-        record.get("example_id"),
-    )
-    if cid is None or split is None or example is None:
-        return None
-    return Evaluation(
-        candidate_id=cid,
-        split=split,
-        example_id=str(example),
-        output=_str(record.get("output")),
-        score=_num(record.get("score")),
-        error=_str(record.get("error")),
-    )
 
 
 def load_detail(row: RunRow, diag: Diagnostics, *, evaluations: bool = True) -> RunDetail:
@@ -507,28 +267,27 @@ def load_detail(row: RunRow, diag: Diagnostics, *, evaluations: bool = True) -> 
     and the test answers of the winner and the seed (reads ``evaluations.jsonl``)."""
     path = row.path
     steps = read_steps(path, diag)
-    by_id: dict[str, Candidate] = {}
-    for record in read_jsonl(path / "candidates.jsonl", diag):
-        candidate = _candidate(record)
-        if candidate is not None:
-            by_id[candidate.id] = candidate
+    records, warnings = rundir.read_candidates(path)
+    diag.warnings.extend(warnings)
+    by_id = {
+        r.id: CandidateRow(
+            r.id, r.step, r.origin, r.text, Scores(train=r.train_score), r.examples, r.errors
+        )
+        for r in records
+    }
 
     known: dict[str, dict[str, float]] = {}
     for prompt in (row.best_prompt, *row.seed_prompts):
         if prompt is not None and prompt.id is not None:
-            known[prompt.id] = {
-                s: v for s in ("val", "test") if (v := prompt.scores.get(s)) is not None
-            }
+            known[prompt.id] = {s: v for s in ("val", "test") if (v := prompt.score(s)) is not None}
     tests: list[Evaluation] = []
     if evaluations:
+        records_read, warnings = rundir.read_evaluations(path)
+        diag.warnings.extend(warnings)
+        latest = {e.key: e for e in records_read if e.split in ("val", "test")}
         sums: dict[tuple[str, str], list[float]] = {}
-        latest: dict[tuple[str, str, str], Evaluation] = {}
-        for record in read_jsonl(path / "evaluations.jsonl", diag):
-            ev = _evaluation(record)
-            if ev is not None and ev.split in ("val", "test"):
-                latest[(ev.candidate_id, ev.split, ev.example_id)] = ev
         for ev in latest.values():
-            sums.setdefault((ev.candidate_id, ev.split), []).append(ev.score or 0.0)
+            sums.setdefault((ev.candidate_id, ev.split), []).append(ev.score)
             if ev.split == "test":
                 tests.append(ev)
         for (cid, split), values in sums.items():
@@ -542,11 +301,10 @@ def load_detail(row: RunRow, diag: Diagnostics, *, evaluations: bool = True) -> 
     best, seed = row.best_prompt, row.seed_prompt
     if best is None and candidates:
         top = max(candidates, key=lambda c: (c.scores.train or 0.0, -c.step))
-        best = Prompt(top.id, top.text, top.scores)
+        best = _prompt(top)
     seeds = [c for c in candidates if c.origin == "seed"]
     if seed is None and seeds:
-        top = max(seeds, key=lambda c: c.scores.train or 0.0)
-        seed = Prompt(top.id, top.text, top.scores)
+        seed = _prompt(max(seeds, key=lambda c: c.scores.train or 0.0))
     return RunDetail(
         row=row,
         steps=steps,
@@ -555,4 +313,16 @@ def load_detail(row: RunRow, diag: Diagnostics, *, evaluations: bool = True) -> 
         best=best,
         seed=seed,
         evaluations_read=evaluations,
+    )
+
+
+def _prompt(c: CandidateRow) -> PromptScores:
+    return PromptScores(
+        c.id,
+        c.text,
+        c.step,
+        "seed" if c.origin == "seed" else "optimizer",
+        c.scores.train,
+        c.scores.val,
+        c.scores.test,
     )

@@ -14,9 +14,10 @@ from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-from opro_cli.report import text as fmt
+from opro_cli import formatting as fmt
 from opro_cli.report.compare import EXAMPLES_SHOWN, Report, RunView, display_ops
 from opro_cli.report.reader import RunRow
+from opro_cli.report.text import LISTING_HEADERS, NUMERIC, listing_cells
 
 # Tableau 10: distinct hues that stay apart for the common colour-vision deficiencies.
 PALETTE = (
@@ -268,7 +269,7 @@ def leaderboard(rows: Sequence[RunRow], charted: dict[str, int]) -> str:
     """The listing's columns; a charted run gets its colour and a link to its section."""
     out = []
     for row in rows:
-        cells = [esc(c) for c in fmt.listing_cells(row)]
+        cells = [esc(c) for c in listing_cells(row)]
         index = charted.get(row.folder)
         if index is not None:
             cells[0] = (
@@ -277,7 +278,7 @@ def leaderboard(rows: Sequence[RunRow], charted: dict[str, int]) -> str:
             )
         cells[2] = f'<span class="status {esc(row.status)}">{cells[2]}</span>'
         out.append(cells)
-    return _table(fmt.LISTING_HEADERS, out, fmt.NUMERIC, {"started (UTC)", "status"})
+    return _table(LISTING_HEADERS, out, NUMERIC, {"started (UTC)", "status"})
 
 
 def diff_html(view: RunView) -> str:
@@ -302,7 +303,7 @@ def run_section(index: int, view: RunView, *, open_: bool) -> str:
         f"optimizer <code>{esc(row.optimizer or fmt.UNKNOWN)}</code>",
         f"best test {fmt.pct(row.best.test)} vs seed {fmt.pct(row.seed.test)}",
         f"Δ test {esc(fmt.points(row.improvement, ci=True))} points",
-        f"cost {esc(fmt.cost(row.cost_usd))}",
+        f"cost {esc(fmt.usd(row.cost_usd))}",
     ]
     parts.append(f'<p class="muted">{" · ".join(facts)}</p>')
     if row.reason:

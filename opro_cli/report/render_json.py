@@ -11,7 +11,8 @@ from dataclasses import asdict
 from typing import Any
 
 from opro_cli.report.compare import Report, RunView
-from opro_cli.report.reader import Prompt, RunRow, Scores
+from opro_cli.report.reader import RunRow, Scores
+from opro_cli.rundir import PromptScores, StepRecord
 
 SCHEMA_VERSION = 1
 KIND = "opro.report"
@@ -21,10 +22,16 @@ def _scores(scores: Scores) -> dict[str, float | None]:
     return {"train": scores.train, "val": scores.val, "test": scores.test}
 
 
-def _prompt(prompt: Prompt | None) -> dict[str, Any] | None:
+def _prompt(prompt: PromptScores | None) -> dict[str, Any] | None:
     if prompt is None:
         return None
-    return {"id": prompt.id, "text": prompt.text, **_scores(prompt.scores)}
+    return {"id": prompt.id, "text": prompt.text, **_scores(Scores.of(prompt))}
+
+
+def _step(step: StepRecord) -> dict[str, Any]:
+    keys = ("step", "best_score", "best_id", "mean_score", "proposed", "new_candidates")
+    totals = ("calls", "tokens", "cost_usd", "elapsed_s")
+    return {key: getattr(step, key) for key in (*keys, *totals)}
 
 
 def row_json(row: RunRow) -> dict[str, Any]:
@@ -58,7 +65,7 @@ def view_json(view: RunView) -> dict[str, Any]:
         "best_prompt": _prompt(detail.best),
         "seed_prompt": _prompt(detail.seed),
         "curve": [{"step": p.step, "best": p.best, "mean": p.mean} for p in view.curve],
-        "steps": [asdict(s) for s in detail.steps],
+        "steps": [_step(s) for s in detail.steps],
         "candidates": [
             {
                 "id": c.id,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Set as AbstractSet
 
-from opro_cli.report import text as fmt
+from opro_cli import formatting as fmt
 from opro_cli.report.compare import EXAMPLES_SHOWN, Report, RunView, display_ops
+from opro_cli.report.text import LISTING_HEADERS, NUMERIC, listing_cells
+from opro_cli.rundir import Summary
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~$])")
 _BLOCK_START = re.compile(r"^([#+\->=]|\d+[.)])")
@@ -39,13 +41,6 @@ def table(
     return lines
 
 
-def fence(text: str) -> list[str]:
-    """A code block that no backtick run inside ``text`` can close."""
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    ticks = "`" * max(3, longest + 1)
-    return [ticks + "text", text, ticks]
-
-
 def render_markdown(report: Report) -> str:
     lines = render_details(report) if report.detailed else render_listing(report)
     return "\n".join(lines).rstrip() + "\n"
@@ -55,8 +50,8 @@ def render_listing(report: Report) -> list[str]:
     lines = [f"### opro runs in {escape(str(report.runs_dir))}", ""]
     if not report.rows:
         return [*lines, f"_{report.no_runs}_"]
-    rows = [fmt.listing_cells(r) for r in report.rows]
-    return [*lines, *table(fmt.LISTING_HEADERS, rows, fmt.NUMERIC)]
+    rows = [listing_cells(r) for r in report.rows]
+    return [*lines, *table(LISTING_HEADERS, rows, NUMERIC)]
 
 
 def _comparison(views: tuple[RunView, ...]) -> list[str]:
@@ -77,7 +72,7 @@ def _comparison(views: tuple[RunView, ...]) -> list[str]:
         ["Δ test (points)", *(fmt.points(v.row.improvement, ci=True) for v in views)],
         ["calls", *(fmt.count(v.row.calls) for v in views)],
         ["tokens", *(fmt.count(v.row.tokens) for v in views)],
-        ["cost", *(fmt.cost(v.row.cost_usd) for v in views)],
+        ["cost", *(fmt.usd(v.row.cost_usd) for v in views)],
         ["time", *(fmt.duration(v.row.duration_s) for v in views)],
     ]
     return table(headers, rows, set(headers[1:]))
@@ -146,11 +141,11 @@ def render_run(view: RunView) -> list[str]:
             "",
             "Seed:",
             "",
-            *fence(detail.seed.text),
+            *fmt.fence(detail.seed.text, "text"),
             "",
             f"{view.best_label.capitalize()}:",
             "",
-            *fence(detail.best.text),
+            *fmt.fence(detail.best.text, "text"),
             "",
             "</details>",
             "",
@@ -186,3 +181,39 @@ def render_details(report: Report) -> list[str]:
     for view in views:
         lines += render_run(view)
     return lines
+
+
+def step_summary_markdown(summary: Summary, gate: str | None, gates_set: bool) -> str:
+    """A finished run as a GitHub job summary: scores, the improvement with its interval, the
+    gates' verdict, what it cost, and the winning prompt."""
+    best, seed = summary.best, summary.best_seed
+    lines = [
+        f"### opro: {summary.name} ({summary.status})",
+        "",
+        "| prompt | train | val | test |",
+        "|---|---:|---:|---:|",
+        f"| best | {fmt.pct(best.train)} | {fmt.pct(best.val)} | {fmt.pct(best.test)} |",
+        f"| seed | {fmt.pct(seed.train)} | {fmt.pct(seed.val)} | {fmt.pct(seed.test)} |",
+        "",
+    ]
+    imp = summary.improvement
+    if imp is not None:
+        ci = fmt.interval(imp)
+        lines += [
+            f"Test improvement over the seed: **{fmt.signed_points(imp.test_delta)} points**"
+            f"{', ' + ci if ci else ''}, n={imp.n}",
+            "",
+        ]
+    if gate is not None:
+        lines += [f"**Gate not met:** {gate}", ""]
+    elif gates_set:
+        lines += ["Gates met.", ""]
+    u = summary.usage
+    lines += [
+        f"{u.calls:,} model calls ({u.cache_hits:,} answered from the cache, "
+        f"{u.failed_calls:,} failed), {u.tokens:,} tokens, cost {fmt.usd(u.cost_usd)}, "
+        f"{summary.duration_s or 0:.0f} s; run directory `{summary.run_dir}`",
+        "",
+    ]
+    lines += ["Best prompt:", "", *fmt.fence(best.text), ""]
+    return "\n".join(lines) + "\n"

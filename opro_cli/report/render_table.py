@@ -13,8 +13,9 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from opro_cli.report import text as fmt
+from opro_cli import formatting as fmt
 from opro_cli.report.compare import EXAMPLES_SHOWN, Report, RunView, display_ops
+from opro_cli.report.text import LISTING_HEADERS, NUMERIC, listing_cells
 
 STATUS_STYLE = {
     "completed": "green",
@@ -56,7 +57,7 @@ class Listing:
 
     def __init__(self, report: Report) -> None:
         self.report = report
-        self.cells = [fmt.listing_cells(row) for row in report.rows]
+        self.cells = [listing_cells(row) for row in report.rows]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         unbounded = options.update_width(10_000)
@@ -88,8 +89,8 @@ class Listing:
 
     def wide(self) -> Table:
         table = self._table()
-        for index, header in enumerate(fmt.LISTING_HEADERS):
-            justify: JustifyMethod = "right" if header in fmt.NUMERIC else "left"
+        for index, header in enumerate(LISTING_HEADERS):
+            justify: JustifyMethod = "right" if header in NUMERIC else "left"
             table.add_column(
                 header, justify=justify, no_wrap=True, width=self._width(header, index)
             )
@@ -102,8 +103,8 @@ class Listing:
     def compact(self) -> Table:
         table = self._table()
         table.add_column("run (started: its name)\nstatus\nscorer / optimizer", overflow="fold")
-        first = fmt.LISTING_HEADERS.index("steps")
-        for index, header in enumerate(fmt.LISTING_HEADERS[first:], start=first):
+        first = LISTING_HEADERS.index("steps")
+        for index, header in enumerate(LISTING_HEADERS[first:], start=first):
             short = {"seed test": "seed\ntest", "Δ test": "Δ\ntest"}.get(header, header)
             table.add_column(short, justify="right", no_wrap=True, width=self._width(short, index))
         for row, cells in zip(self.report.rows, self.cells, strict=True):
@@ -153,7 +154,7 @@ def _comparison(views: tuple[RunView, ...]) -> Table:
         ("Δ test (points)", [fmt.points(v.row.improvement, ci=True) for v in views]),
         ("calls", [fmt.count(v.row.calls) for v in views]),
         ("tokens", [fmt.count(v.row.tokens) for v in views]),
-        ("cost", [fmt.cost(v.row.cost_usd) for v in views]),
+        ("cost", [fmt.usd(v.row.cost_usd) for v in views]),
         ("time", [fmt.duration(v.row.duration_s) for v in views]),
     ]
     for label, cells in rows:

@@ -25,6 +25,7 @@ from opro_cli.core.events import (
     StepDone,
     Usage,
 )
+from opro_cli.formatting import one_line, pct, usd
 
 TOP_ROWS = 8
 
@@ -42,7 +43,6 @@ class Row:
 class Board:
     name: str
     steps: int
-    clock_start: float = 0.0
     rows: dict[str, Row] = field(default_factory=dict)
     phase: str = "seeds"
     step: int = 0
@@ -63,7 +63,7 @@ class Board:
             c = event.candidate
             self.rows[c.id] = Row(c.id, c.text, c.step, event.score, event.examples)
         elif isinstance(event, StepDone):
-            self.elapsed_s = event.elapsed_s
+            self.elapsed_s = event.record.elapsed_s or 0.0
             self.usage = event.usage
         elif isinstance(event, BudgetStop):
             self.note = f"budget: {event.reason}"
@@ -74,16 +74,12 @@ class Board:
 
 
 def format_cost(usage: Usage) -> str:
+    """The cost so far: ``unknown`` while any call's price is unknown, with what is known."""
     cost = usage.cost_usd
     if cost is None:
-        known = f" (${usage.known_cost_usd:.4f} known)" if usage.known_cost_usd else ""
+        known = f" ({usd(usage.known_cost_usd)} known)" if usage.known_cost_usd else ""
         return f"unknown{known}"
-    return f"${cost:.4f}"
-
-
-def shorten(text: str, width: int) -> str:
-    flat = " ".join(text.split()) or "(empty)"
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
+    return usd(cost)
 
 
 def render_board(board: Board) -> Any:
@@ -99,7 +95,7 @@ def render_board(board: Board) -> Any:
             f"{row.score * 100:.1f}",
             str(row.step),
             str(row.examples),
-            shorten(row.text, 200),
+            one_line(row.text, 200),
         )
     label = f"step {board.step}/{board.steps}" if board.phase == "step" else board.phase
     progress = Table.grid(padding=(0, 1))
@@ -155,15 +151,15 @@ class PlainView:
     def __call__(self, event: Event) -> None:
         self.board.update(event)
         if isinstance(event, StepDone):
-            u = event.usage
-            best = self.board.rows.get(event.best_id)
-            text = shorten(best.text, 60) if best else ""
-            label = f"step {event.step}/{self.board.steps}" if event.step else "seeds"
+            u, step = event.usage, event.record
+            best = self.board.rows.get(step.best_id or "")
+            text = one_line(best.text, 60) if best else ""
+            label = f"step {step.step}/{self.board.steps}" if step.step else "seeds"
             self.console.print(
-                f"{label}: best {event.best_score * 100:.1f} "
-                f"mean {event.mean_score * 100:.1f} new {event.new_candidates}/{event.proposed} "
+                f"{label}: best {pct(step.best_score)} mean {pct(step.mean_score)} "
+                f"new {step.new_candidates}/{step.proposed} "
                 f"calls {u.calls} tokens {u.tokens} cost {format_cost(u)} "
-                f"{event.elapsed_s:.0f}s | {text}",
+                f"{step.elapsed_s or 0:.0f}s | {text}",
                 markup=False,
                 highlight=False,
                 soft_wrap=True,
