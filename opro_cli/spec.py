@@ -6,10 +6,8 @@ and the fix. Relative paths resolve against the folder of the YAML file.
 
 from __future__ import annotations
 
-import difflib
 import re
 import string
-import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,8 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from opro_cli.core.placement import Position
-from opro_cli.errors import SpecError
 from opro_cli.models.base import CallParams
+from opro_cli.specfile import parse_yaml, read_yaml, validation_error
 
 DEFAULT_LOCAL_MODEL = "local/smollm2-135m-instruct"
 
@@ -245,21 +243,21 @@ class RunSpec(_Frozen):
 def load_spec(path: str | Path) -> RunSpec:
     """Read, validate and resolve a run spec; raise ``SpecError`` with file, line and field."""
     path = Path(path)
-    raw, root = _read_yaml(path)
+    raw, root = read_yaml(path)
     try:
         spec = RunSpec.model_validate(raw)
     except ValidationError as exc:
-        raise _spec_error(path, root, exc) from None
+        raise validation_error(path, root, exc, RunSpec) from None
     return resolve_paths(spec, path.resolve().parent)
 
 
 def parse_spec(text: str, *, source: str = "<spec>", base_dir: Path | None = None) -> RunSpec:
     """Validate a spec given as YAML text (used when re-reading a run's ``config.yaml``)."""
-    raw, root = _parse_yaml(text, source)
+    raw, root = parse_yaml(text, source)
     try:
         spec = RunSpec.model_validate(raw)
     except ValidationError as exc:
-        raise _spec_error(Path(source), root, exc) from None
+        raise validation_error(Path(source), root, exc, RunSpec) from None
     return resolve_paths(spec, base_dir) if base_dir is not None else spec
 
 
@@ -290,180 +288,3 @@ def resolve_paths(spec: RunSpec, base_dir: Path) -> RunSpec:
 def spec_to_yaml(spec: RunSpec) -> str:
     """The resolved spec as YAML, for the run directory's ``config.yaml``."""
     return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
-
-
-def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
-    if not path.exists():
-        raise SpecError(f"{path}: file not found", hint="check the path to the run spec")
-    if path.is_dir():
-        raise SpecError(f"{path}: is a folder", hint="give the path of a .yaml run spec")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise SpecError(f"{path}: not UTF-8 text", hint="save the spec as UTF-8") from None
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read ({exc.strerror})") from None
-    return _parse_yaml(text, str(path))
-
-
-def _parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(
-            f"{where}: malformed YAML ({problem})",
-            hint="check indentation, colons and quotes on that line",
-        ) from None
-    if raw is None:
-        raise SpecError(f"{source}: the spec is empty", hint="see configs/ for complete examples")
-    duplicate = _duplicate_key(root)
-    if duplicate is not None:
-        field, line, first = duplicate
-        raise SpecError(
-            f"{source}:{line}: {field}: key given twice (first on line {first})",
-            hint="keep one of them; YAML would silently use the last",
-        )
-    if not isinstance(raw, dict):
-        raise SpecError(
-            f"{source}: the spec must be a mapping of keys (name, task, dataset, ...)",
-            hint="see configs/ for complete examples",
-        )
-    return raw, root
-
-
-def _duplicate_key(root: yaml.Node | None) -> tuple[str, int, int] | None:
-    """The first key that a mapping repeats, as (dotted field, line, line of the first one)."""
-    seen_nodes: set[int] = set()
-
-    def walk(node: yaml.Node, where: tuple[str, ...]) -> tuple[str, int, int] | None:
-        if id(node) in seen_nodes:  # an alias of a node already checked
-            return None
-        seen_nodes.add(id(node))
-        children: list[tuple[str, yaml.Node]] = []
-        if isinstance(node, yaml.MappingNode):
-            first_lines: dict[str, int] = {}
-            for key, value in node.value:
-                name = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
-                line = key.start_mark.line + 1
-                if isinstance(key, yaml.ScalarNode) and name != "<<":
-                    if name in first_lines:
-                        return ".".join([*where, name]), line, first_lines[name]
-                    first_lines[name] = line
-                children.append((name, value))
-        elif isinstance(node, yaml.SequenceNode):
-            children = [(str(i), item) for i, item in enumerate(node.value)]
-        for name, child in children:
-            found = walk(child, (*where, name))
-            if found is not None:
-                return found
-        return None
-
-    return walk(root, ()) if root is not None else None
-
-
-def _spec_error(path: Path, root: yaml.Node | None, exc: ValidationError) -> SpecError:
-    lines = []
-    for err in exc.errors()[:6]:
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-        field = ".".join(str(p) for p in loc) or "(top level)"
-        line = _line_of(root, loc)
-        where = f"{path}:{line}" if line else str(path)
-        lines.append(f"{where}: {field}: {_explain(err, loc)}")
-    more = len(exc.errors()) - 6
-    if more > 0:
-        lines.append(f"... and {more} more problem(s)")
-    return SpecError("\n".join(lines))
-
-
-def _close_match(value: Any, choices: list[str]) -> str | None:
-    if not isinstance(value, str) or not choices:
-        return None
-    found = difflib.get_close_matches(value.lower(), choices, n=1, cutoff=0.75)
-    return found[0] if found else None
-
-
-def _keys_at(loc: tuple[Any, ...]) -> list[str]:
-    """The keys the spec allows in the mapping at ``loc`` (empty where that is not a section)."""
-    model: type[BaseModel] | None = RunSpec
-    for part in loc:
-        field = model.model_fields.get(str(part)) if model is not None else None
-        if field is None:
-            return []
-        model = _model_in(field.annotation)
-    return list(model.model_fields) if model is not None else []
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
-_TYPE_WORDS = {
-    "str": "a text",
-    "int": "a number",
-    "float": "a number",
-    "bool": "true/false",
-    "list": "a list",
-    "NoneType": "empty",
-}
-
-
-def _explain(err: Any, loc: tuple[Any, ...]) -> str:
-    kind = err["type"]
-    msg = str(err["msg"])
-    if kind == "extra_forbidden":
-        guess = _close_match(loc[-1], _keys_at(loc[:-1]))
-        if guess:
-            return f"unknown key -> did you mean '{guess}'?"
-        return "unknown key -> remove it or check its spelling (see the spec reference in README)"
-    if kind == "missing":
-        return "required key is missing -> add it (see configs/ for examples)"
-    if kind == "literal_error":
-        allowed = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
-        guess = _close_match(err.get("input"), allowed)
-        hint = f" -> did you mean '{guess}'?" if guess else ""
-        return msg.replace("Input should be", "must be one of") + hint
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        got = _TYPE_WORDS.get(type(err.get("input")).__name__, "single value")
-        return f"must be a mapping of keys (key: value lines below it), not {got}"
-    if kind == "too_short":
-        return f"needs at least {err.get('ctx', {}).get('min_length', 1)} item(s)"
-    if msg.startswith("Value error, "):
-        return msg[len("Value error, ") :]
-    return msg[0].lower() + msg[1:] if msg else kind
-
-
-def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    node = root
-    line = None
-    for part in loc:
-        if node is None:
-            break
-        line = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            match = None
-            for key, value in node.value:
-                if key.value == str(part):
-                    match = (key, value)
-                    break
-            if match is None:
-                break
-            line = match[0].start_mark.line + 1
-            node = match[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part >= len(node.value):
-                break
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line

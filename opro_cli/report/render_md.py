@@ -6,8 +6,8 @@ import re
 from collections.abc import Set as AbstractSet
 
 from opro_cli import formatting as fmt
+from opro_cli.report import text as tables
 from opro_cli.report.compare import EXAMPLES_SHOWN, Report, RunView, display_ops
-from opro_cli.report.text import LISTING_HEADERS, NUMERIC, listing_cells
 from opro_cli.rundir import Summary
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~$])")
@@ -50,47 +50,18 @@ def render_listing(report: Report) -> list[str]:
     lines = [f"### opro runs in {escape(str(report.runs_dir))}", ""]
     if not report.rows:
         return [*lines, f"_{report.no_runs}_"]
-    rows = [listing_cells(r) for r in report.rows]
-    return [*lines, *table(LISTING_HEADERS, rows, NUMERIC)]
+    rows = [tables.listing_cells(r) for r in report.rows]
+    return [*lines, *table(tables.LISTING_HEADERS, rows, tables.NUMERIC)]
 
 
 def _comparison(views: tuple[RunView, ...]) -> list[str]:
     headers = ["", *(v.row.folder for v in views)]
-    rows: list[list[str]] = [
-        ["status", *(v.row.status + (f" ({v.row.reason})" if v.row.reason else "") for v in views)],
-        ["started (UTC)", *(fmt.started(v.row.started_at) for v in views)],
-        ["scorer", *(v.row.scorer or fmt.UNKNOWN for v in views)],
-        ["optimizer", *(v.row.optimizer or fmt.UNKNOWN for v in views)],
-        ["steps", *(fmt.count(v.row.steps) for v in views)],
-    ]
-    for who, attr in (("best", "best"), ("seed", "seed")):
-        for split in ("train", "val", "test"):
-            rows.append(
-                [f"{who} {split}", *(fmt.pct(getattr(v.row, attr).get(split)) for v in views)]
-            )
-    rows += [
-        ["Δ test (points)", *(fmt.points(v.row.improvement, ci=True) for v in views)],
-        ["calls", *(fmt.count(v.row.calls) for v in views)],
-        ["tokens", *(fmt.count(v.row.tokens) for v in views)],
-        ["cost", *(fmt.usd(v.row.cost_usd) for v in views)],
-        ["time", *(fmt.duration(v.row.duration_s) for v in views)],
-    ]
+    rows = [[label, *cells] for label, cells in tables.comparison_rows(views)]
     return table(headers, rows, set(headers[1:]))
 
 
 def _curves(views: tuple[RunView, ...]) -> list[str]:
-    headers = ["step"]
-    for view in views:
-        label = f"{view.row.folder} " if len(views) > 1 else ""
-        headers += [f"{label}best", f"{label}mean"]
-    curves = [{p.step: p for p in view.curve} for view in views]
-    rows = []
-    for step in sorted({s for curve in curves for s in curve}):
-        cells = [str(step)]
-        for curve in curves:
-            point = curve.get(step)
-            cells += [fmt.pct(point.best), fmt.pct(point.mean)] if point else ["", ""]
-        rows.append(cells)
+    headers, rows = tables.curve_table(views)
     return table(headers, rows, set(headers))
 
 
@@ -114,23 +85,18 @@ def render_run(view: RunView) -> list[str]:
             f"_Status {escape(row.status)}: no summary yet; the best so far is on train only._",
             "",
         ]
-    best_id = detail.best.id if detail.best else None
     if view.top:
         rows = [
             [
-                str(rank),
-                str(c.step),
-                c.origin + (f" ({view.best_label})" if c.id == best_id else ""),
-                fmt.pct(c.scores.train),
-                fmt.pct(c.scores.val),
-                fmt.pct(c.scores.test),
-                fmt.one_line(c.text, 120),
+                *r.cells[:2],
+                r.cells[2] + (f" ({view.best_label})" if r.winner else ""),
+                *r.cells[3:],
+                fmt.one_line(r.text, 120),
             ]
-            for rank, c in enumerate(view.top, start=1)
+            for r in tables.top_rows(view)
         ]
-        headers = ["#", "step", "origin", "train", "val", "test", "prompt"]
         lines += ["Top candidates (by train score):", ""]
-        lines += [*table(headers, rows, {"#", "step", "train", "val", "test"}), ""]
+        lines += [*table(tables.TOP_HEADERS, rows, tables.TOP_NUMERIC), ""]
     if detail.best is not None and detail.seed is not None:
         lines += [
             f"{view.best_label.capitalize()} against the seed (~~removed~~ **added**):",
@@ -157,18 +123,17 @@ def render_run(view: RunView) -> list[str]:
             f"**broke {len(changes.broken)}**, {changes.unchanged} unchanged.",
             "",
         ]
-        for label, items in (("Fixed", changes.fixed), ("Broken", changes.broken)):
-            if items:
-                rows = [
-                    [
-                        item.example_id,
-                        fmt.one_line(item.seed_output or "(no answer)", 60),
-                        fmt.one_line(item.best_output or "(no answer)", 60),
-                    ]
-                    for item in items[:EXAMPLES_SHOWN]
+        for label, items in tables.change_tables(view):
+            rows = [
+                [
+                    item.example_id,
+                    fmt.one_line(item.seed_output or tables.NO_ANSWER, 60),
+                    fmt.one_line(item.best_output or tables.NO_ANSWER, 60),
                 ]
-                lines += [f"{label} (first {EXAMPLES_SHOWN}):", ""]
-                lines += [*table(["example", "seed answer", "winner answer"], rows), ""]
+                for item in items
+            ]
+            lines += [f"{label.capitalize()} (first {EXAMPLES_SHOWN}):", ""]
+            lines += [*table(tables.CHANGE_HEADERS, rows), ""]
     return lines
 
 

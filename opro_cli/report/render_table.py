@@ -14,8 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from opro_cli import formatting as fmt
+from opro_cli.report import text as tables
 from opro_cli.report.compare import EXAMPLES_SHOWN, Report, RunView, display_ops
-from opro_cli.report.text import LISTING_HEADERS, NUMERIC, listing_cells
 
 STATUS_STYLE = {
     "completed": "green",
@@ -57,7 +57,7 @@ class Listing:
 
     def __init__(self, report: Report) -> None:
         self.report = report
-        self.cells = [listing_cells(row) for row in report.rows]
+        self.cells = [tables.listing_cells(row) for row in report.rows]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         unbounded = options.update_width(10_000)
@@ -89,8 +89,8 @@ class Listing:
 
     def wide(self) -> Table:
         table = self._table()
-        for index, header in enumerate(LISTING_HEADERS):
-            justify: JustifyMethod = "right" if header in NUMERIC else "left"
+        for index, header in enumerate(tables.LISTING_HEADERS):
+            justify: JustifyMethod = "right" if header in tables.NUMERIC else "left"
             table.add_column(
                 header, justify=justify, no_wrap=True, width=self._width(header, index)
             )
@@ -103,8 +103,8 @@ class Listing:
     def compact(self) -> Table:
         table = self._table()
         table.add_column("run (started: its name)\nstatus\nscorer / optimizer", overflow="fold")
-        first = LISTING_HEADERS.index("steps")
-        for index, header in enumerate(LISTING_HEADERS[first:], start=first):
+        first = tables.LISTING_HEADERS.index("steps")
+        for index, header in enumerate(tables.LISTING_HEADERS[first:], start=first):
             short = {"seed test": "seed\ntest", "Δ test": "Δ\ntest"}.get(header, header)
             table.add_column(short, justify="right", no_wrap=True, width=self._width(short, index))
         for row, cells in zip(self.report.rows, self.cells, strict=True):
@@ -139,80 +139,32 @@ def _comparison(views: tuple[RunView, ...]) -> Table:
     table.add_column("")
     for view in views:
         table.add_column(Text(view.row.folder), justify="right", overflow="fold")
-    rows = [
-        ("status", [_status(v) for v in views]),
-        ("started (UTC)", [fmt.started(v.row.started_at) for v in views]),
-        ("scorer", [v.row.scorer or fmt.UNKNOWN for v in views]),
-        ("optimizer", [v.row.optimizer or fmt.UNKNOWN for v in views]),
-        ("steps", [fmt.count(v.row.steps) for v in views]),
-    ]
-    for split in ("train", "val", "test"):
-        rows.append((f"best {split}", [fmt.pct(v.row.best.get(split)) for v in views]))
-    for split in ("train", "val", "test"):
-        rows.append((f"seed {split}", [fmt.pct(v.row.seed.get(split)) for v in views]))
-    rows += [
-        ("Δ test (points)", [fmt.points(v.row.improvement, ci=True) for v in views]),
-        ("calls", [fmt.count(v.row.calls) for v in views]),
-        ("tokens", [fmt.count(v.row.tokens) for v in views]),
-        ("cost", [fmt.usd(v.row.cost_usd) for v in views]),
-        ("time", [fmt.duration(v.row.duration_s) for v in views]),
-    ]
-    for label, cells in rows:
+    for label, cells in tables.comparison_rows(views):
         table.add_row(label, *plain(cells))
     return table
-
-
-def _status(view: RunView) -> str:
-    row = view.row
-    return row.status + (f" ({row.reason})" if row.reason else "")
 
 
 def _curves(views: tuple[RunView, ...]) -> Table:
     table = Table(
         title="Train score per step (best so far / mean of the step)", title_justify="left"
     )
-    table.add_column("step", justify="right")
-    for view in views:
-        label = view.row.folder if len(views) > 1 else ""
-        table.add_column(Text(f"{label} best".strip()), justify="right", overflow="fold")
-        table.add_column(Text(f"{label} mean".strip()), justify="right", overflow="fold")
-    curves = [{p.step: p for p in view.curve} for view in views]
-    for step in sorted({s for curve in curves for s in curve}):
-        cells = []
-        for curve in curves:
-            point = curve.get(step)
-            cells += [fmt.pct(point.best), fmt.pct(point.mean)] if point else ["", ""]
-        table.add_row(str(step), *cells)
+    headers, rows = tables.curve_table(views)
+    table.add_column(headers[0], justify="right")
+    for header in headers[1:]:
+        table.add_column(Text(header), justify="right", overflow="fold")
+    for cells in rows:
+        table.add_row(*cells)
     return table
 
 
 def _top(view: RunView) -> Table:
     table = Table(title="Top candidates (by train score)", title_justify="left")
-    for header, justify in (
-        ("#", "right"),
-        ("step", "right"),
-        ("origin", "left"),
-        ("train", "right"),
-        ("val", "right"),
-        ("test", "right"),
-        ("prompt", "left"),
-    ):
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
-    best_id = view.detail.best.id if view.detail.best else None
-    for rank, c in enumerate(view.top, start=1):
-        origin = c.origin + (f" ({view.best_label})" if c.id == best_id else "")
+    for header in tables.TOP_HEADERS:
+        table.add_column(header, justify="right" if header in tables.TOP_NUMERIC else "left")
+    for r in tables.top_rows(view):
+        origin = r.cells[2] + (f" ({view.best_label})" if r.winner else "")
         table.add_row(
-            *plain(
-                [
-                    str(rank),
-                    str(c.step),
-                    origin,
-                    fmt.pct(c.scores.train),
-                    fmt.pct(c.scores.val),
-                    fmt.pct(c.scores.test),
-                    fmt.one_line(c.text, PROMPT_WIDTH),
-                ]
-            )
+            *plain([*r.cells[:2], origin, *r.cells[3:], fmt.one_line(r.text, PROMPT_WIDTH)])
         )
     return table
 
@@ -241,19 +193,17 @@ def _changes(view: RunView) -> list[Any]:
             f"broke {len(changes.broken)}, {changes.unchanged} unchanged."
         )
     ]
-    for label, items in (("fixed", changes.fixed), ("broken", changes.broken)):
-        if not items:
-            continue
+    for label, items in tables.change_tables(view):
         table = Table(title=f"{label} (first {EXAMPLES_SHOWN})", title_justify="left")
-        for header in ("example", "seed answer", "winner answer"):
+        for header in tables.CHANGE_HEADERS:
             table.add_column(header)
-        for item in items[:EXAMPLES_SHOWN]:
+        for item in items:
             table.add_row(
                 *plain(
                     [
                         item.example_id,
-                        fmt.one_line(item.seed_output or "(no answer)", 40),
-                        fmt.one_line(item.best_output or "(no answer)", 40),
+                        fmt.one_line(item.seed_output or tables.NO_ANSWER, 40),
+                        fmt.one_line(item.best_output or tables.NO_ANSWER, 40),
                     ]
                 )
             )
