@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from opro_cli import formatting as fmt
 from opro_cli.report.compare import RunView
+from opro_cli.report.reader import CandidateRow
 
 # Tableau 10: distinct hues that stay apart for the common colour-vision deficiencies.
 PALETTE = (
@@ -193,7 +194,7 @@ def scatter_chart(views: Sequence[RunView]) -> str:
         name = view.row.folder
         best_id = view.detail.best.id if view.detail.best else None
         body.append(f'<g class="candidates" data-run="{esc(name)}">')
-        groups: dict[int, list] = {}
+        groups: dict[int, list[CandidateRow]] = {}
         for c in view.detail.candidates:
             if c.scores.train is not None:
                 groups.setdefault(c.step, []).append(c)
