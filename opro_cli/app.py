@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import signal
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -16,7 +16,7 @@ from opro_cli.core.plan import SplitSizes, planned_calls
 from opro_cli.data import Splits, load_splits
 from opro_cli.errors import GateError, MetricError, OproError, RunDirError, RunInterrupted
 from opro_cli.gates import Gates, gate_failure
-from opro_cli.interrupts import ctrl_c_ignored
+from opro_cli.interrupts import Stopped, ctrl_c_ignored, run_until_stopped
 from opro_cli.metrics import build_metric
 from opro_cli.models.base import ModelClient
 from opro_cli.pricing import PlannedCost, planned_cost
@@ -191,13 +191,16 @@ def execute(
     optimizer.listeners = [store, *listeners]
     started = time.monotonic()
     try:
-        outcome = asyncio.run(optimizer.run())
-    except KeyboardInterrupt:
+        outcome = run_until_stopped(optimizer.run())
+    except (Stopped, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+        how = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         with ctrl_c_ignored():  # a further press must not leave the run marked "running"
-            store.finish("interrupted", "stopped by Ctrl-C")
+            store.finish("interrupted", f"stopped by {how}")
         raise RunInterrupted(
-            f"interrupted; everything done so far is in {store.path}",
+            f"interrupted by {how}; everything done so far is in {store.path}",
             hint=f"continue with: opro resume {store.path}",
+            signum=signum,
         ) from None
     except OproError as exc:
         store.finish("failed", f"{type(exc).__name__}: {exc}")

@@ -23,7 +23,7 @@
     │       ├── QuotaExceededError     out of credit (a 429 that waiting does not fix)
     │       └── ProviderUnavailableError  every call keeps failing (server down, wrong api_base)
     ├── GateError                   a CI gate (--fail-under, --min-improvement) was not met: exit 1
-    └── RunInterrupted              Ctrl-C: exit 130
+    └── RunInterrupted              Ctrl-C (exit 130), SIGTERM (143), SIGHUP (129)
 
 Every expected failure carries a short message in the form
 ``where: what is wrong -> how to fix``; the CLI prints it and exits with ``exit_code``.
@@ -156,4 +156,10 @@ class GateError(OproError):
 
 
 class RunInterrupted(OproError):
+    """Stopped by a signal: exit 128 + its number (130 for Ctrl-C, 143 SIGTERM, 129 SIGHUP)."""
+
     exit_code = 130
+
+    def __init__(self, message: str, *, hint: str | None = None, signum: int = 2) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = 128 + signum

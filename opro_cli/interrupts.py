@@ -1,20 +1,25 @@
-"""Ctrl-C while a run is being wrapped up.
+"""Stopping a run: Ctrl-C (SIGINT), SIGTERM and SIGHUP.
 
-A run's event loop handles Ctrl-C itself (the first press cancels the run, a second one stops the
-loop at once). Once the loop is over, the run still has to be marked and the resume command
-printed; a further press must not cut that short, so for those few milliseconds presses are
-ignored. And once opro has decided how the process exits, a press only hurries the exit.
+A run's event loop handles the signals itself (``run_until_stopped``: the first one cancels the
+run, a second one stops the loop at once). Once the loop is over, the run still has to be marked
+and the resume command printed; a further press must not cut that short, so for those few
+milliseconds presses are ignored. And once opro has decided how the process exits, a press only
+hurries the exit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -44,3 +49,70 @@ def exit_on_ctrl_c(code: int) -> None:
 
     signal.signal(signal.SIGINT, handler)
     atexit.register(signal.signal, signal.SIGINT, signal.SIG_IGN)
+
+
+STOP_SIGNALS = tuple(
+    s
+    for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
+    if s is not None
+)
+
+
+class Stopped(Exception):
+    """A stop signal arrived while a coroutine ran under ``run_until_stopped``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def run_until_stopped(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` in a new event loop, like ``asyncio.run``, but stop cleanly on a signal.
+
+    The first SIGINT, SIGTERM or SIGHUP cancels ``main`` (so the calls in flight end and every
+    line written is whole) and ``Stopped`` is raised once the loop is done, even when ``main``
+    finished anyway: a cancellation can be lost on the way (``asyncio.wait_for`` swallows one
+    that arrives as its inner call completes), and a run the user stopped must end as stopped,
+    never as completed. A second signal raises ``KeyboardInterrupt`` at once.
+    """
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(main)
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            raise KeyboardInterrupt
+        task.cancel()
+        loop.call_soon_threadsafe(lambda: None)  # wake the loop if it waits in select()
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS} if in_main else {}
+    try:
+        try:
+            result = loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            if received:
+                raise Stopped(received[0]) from None
+            raise
+        if received:
+            raise Stopped(received[0])
+        return result
+    finally:
+        try:
+            _cancel_remaining(loop)
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            loop.close()
+
+
+def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is still pending and let it finish, as ``asyncio.run`` does."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in pending:
+        t.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.run_until_complete(loop.shutdown_default_executor())

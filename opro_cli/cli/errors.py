@@ -47,10 +47,13 @@ def report_errors(func: F) -> F:
             if debug:
                 raise
             context = exc.__context__
-            interrupted = context if isinstance(context, RunInterrupted) else None
+            if isinstance(context, RunInterrupted):
+                interrupted = context
+            else:
+                interrupted = RunInterrupted("interrupted")
             with ctrl_c_ignored():
-                print_error(interrupted or RunInterrupted("interrupted"))
-            raise typer.Exit(RunInterrupted.exit_code) from None
+                print_error(interrupted)
+            raise typer.Exit(interrupted.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
 
