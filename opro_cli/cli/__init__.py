@@ -56,15 +56,10 @@ def main() -> None:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         exit_on_ctrl_c(code)
         raise
-    except Exception as exc:  # a bug in opro: a short message, the traceback only with --debug
-        if "--debug" in sys.argv:
-            raise
-        from opro_cli.cli.errors import stderr_console
+    except Exception as exc:  # a bug outside any command: a short message, traceback with --debug
+        from opro_cli.cli.errors import INTERNAL_ERROR, debug_requested, print_internal_error
 
-        stderr_console().print(
-            f"internal error: {type(exc).__name__}: {exc}\n"
-            "This is a bug in opro. Run the same command with --debug for the traceback "
-            "and please report it.",
-            markup=False,
-        )
-        sys.exit(70)
+        if debug_requested():
+            raise
+        print_internal_error(exc)
+        sys.exit(INTERNAL_ERROR)

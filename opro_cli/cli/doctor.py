@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from opro_cli import __version__
+from opro_cli.cli.errors import report_errors
 
 PROVIDER_KEYS = {
     "OpenAI": "OPENAI_API_KEY",
@@ -25,6 +26,7 @@ PROVIDER_KEYS = {
 }
 
 
+@report_errors
 def doctor_command(
     load: bool = typer.Option(True, "--load/--no-load", help="Load the local model once."),
 ) -> None:

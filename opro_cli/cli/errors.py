@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import click
 import typer
 from rich.console import Console
 
 from opro_cli.errors import OproError, RunInterrupted
 from opro_cli.interrupts import ctrl_c_ignored
+from opro_cli.secrets import redact
+
+INTERNAL_ERROR = 70
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -19,23 +24,29 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def is_debug(ctx: typer.Context | None, local: bool = False) -> bool:
-    if local:
-        return True
-    return bool(ctx is not None and ctx.obj and ctx.obj.get("debug"))
+def debug_requested() -> bool:
+    """Whether ``--debug`` was given, before the command (``opro --debug run``) or after it
+    (``opro run --debug``); outside a command, whether it is on the command line."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return "--debug" in sys.argv[1:]
+    while ctx is not None:
+        if ctx.params.get("debug") or (isinstance(ctx.obj, dict) and ctx.obj.get("debug")):
+            return True
+        ctx = ctx.parent
+    return False
 
 
 def report_errors(func: F) -> F:
-    """Run a command; print an expected failure as one short message and exit with its code."""
+    """Run a command; print an expected failure as one short message and exit with its code;
+    a bug as one short message and exit 70. ``--debug`` shows the traceback instead."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = next((v for v in kwargs.values() if isinstance(v, typer.Context)), None)
-        debug = is_debug(ctx, bool(kwargs.get("debug")))
         try:
             return func(*args, **kwargs)
         except OproError as exc:
-            if debug:
+            if debug_requested():
                 raise
             with ctrl_c_ignored():
                 print_error(exc)
@@ -44,7 +55,7 @@ def report_errors(func: F) -> F:
             # A Ctrl-C outside a run's own handling (loading data, or a press that lands while an
             # interrupted run's message is on its way out): exit 130 like any interruption, not
             # click's "Aborted!" with exit 1, which a pipeline would read as a failed gate.
-            if debug:
+            if debug_requested():
                 raise
             context = exc.__context__
             if isinstance(context, RunInterrupted):
@@ -54,8 +65,24 @@ def report_errors(func: F) -> F:
             with ctrl_c_ignored():
                 print_error(interrupted)
             raise typer.Exit(interrupted.exit_code) from None
+        except (typer.Exit, typer.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # a bug in opro: a short message, the traceback with --debug
+            if debug_requested():
+                raise
+            print_internal_error(exc)
+            raise typer.Exit(INTERNAL_ERROR) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def print_internal_error(exc: Exception) -> None:
+    stderr_console().print(
+        f"internal error: {type(exc).__name__}: {redact(str(exc))}\n"
+        "This is a bug in opro. Run the same command with --debug for the traceback "
+        "and please report it.",
+        markup=False,
+    )
 
 
 def print_error(exc: OproError) -> None:
