@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from collections.abc import Mapping, Sequence
@@ -206,6 +207,15 @@ def execute(
         store.finish("failed", f"{type(exc).__name__}: {exc}")
         exc.run_dir = store.path
         raise
+    except OSError as exc:  # the run directory cannot be written: a full disk, a lost mount
+        error = RunDirError(
+            f"{store.path}: cannot write the run directory ({exc.strerror or exc})",
+            hint=f"free disk space (or fix the folder), then continue: opro resume {store.path}",
+        )
+        with contextlib.suppress(OSError):  # marking it failed needs a little space too
+            store.finish("failed", error.message)
+        error.run_dir = store.path
+        raise error from None
     except BaseException as exc:
         store.finish("failed", f"{type(exc).__name__}: {exc}")
         raise

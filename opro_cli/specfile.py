@@ -41,8 +41,22 @@ def parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
             f"{where}: malformed YAML ({problem})",
             hint="check indentation, colons and quotes on that line",
         ) from None
+    except RecursionError:
+        raise SpecError(
+            f"{source}: nested too deeply to read", hint="flatten the nested lists or mappings"
+        ) from None
     if raw is None:
         raise SpecError(f"{source}: the spec is empty", hint="see configs/ for complete examples")
+    try:
+        size = expanded_size(root)
+    except RecursionError:
+        size = MAX_EXPANDED_NODES + 1
+    if size > MAX_EXPANDED_NODES:
+        raise SpecError(
+            f"{source}: the spec expands to more than {MAX_EXPANDED_NODES:,} values "
+            "(YAML aliases repeat parts of it)",
+            hint="write the values out, or use fewer nested aliases (&name / *name)",
+        )
     duplicate = _duplicate_key(root)
     if duplicate is not None:
         field, line, first = duplicate
@@ -56,6 +70,31 @@ def parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
             hint="see configs/ for complete examples",
         )
     return raw, root
+
+
+# A real spec has a few hundred values; aliases that nest can make a short file expand to
+# millions (a "billion laughs"), which would be copied into the run's config.yaml.
+MAX_EXPANDED_NODES = 20_000
+
+
+def expanded_size(root: yaml.Node | None) -> int:
+    """How many values the document holds with every alias written out (counted per node
+    once, so even a huge expansion costs only the size of the file to count)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        sizes[id(node)] = 1  # a node that contains itself counts once
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(item) for item in node.value)
+        sizes[id(node)] = min(total, MAX_EXPANDED_NODES + 1)
+        return sizes[id(node)]
+
+    return size(root) if root is not None else 0
 
 
 def _duplicate_key(root: yaml.Node | None) -> tuple[str, int, int] | None:

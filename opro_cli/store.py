@@ -32,6 +32,21 @@ from opro_cli.rundir import CandidateRecord, DatasetInfo, Manifest, Summary
 from opro_cli.secrets import redact
 from opro_cli.spec import RunSpec, spec_to_yaml
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+
+def _file_mode() -> int:
+    """The mode a new file gets here (0644 under the usual umask 022)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
+
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
@@ -41,6 +56,7 @@ def atomic_write(path: Path, text: str) -> None:
     """Write a file so that readers see the old or the new content, never half of it."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; every run file gets the same mode
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -61,9 +77,10 @@ def package_version(name: str) -> str | None:
 class RunStore:
     """Writes one run directory; subscribe it to the optimizer's events."""
 
-    def __init__(self, path: Path, manifest: Manifest) -> None:
+    def __init__(self, path: Path, manifest: Manifest, lock: RunLock) -> None:
         self.path = path
         self.manifest = manifest
+        self._lock = lock
         self._handles: dict[str, IO[str]] = {
             name: (path / name).open("a", encoding="utf-8") for name in rundir.JSONL_FILES
         }
@@ -82,18 +99,14 @@ class RunStore:
         stamp = started.strftime("%Y%m%dT%H%M%SZ")
         try:
             runs_dir.mkdir(parents=True, exist_ok=True)
-            path = runs_dir / f"{stamp}-{spec.name}"
-            suffix = 1
-            while path.exists():
-                suffix += 1
-                path = runs_dir / f"{stamp}-{spec.name}-{suffix}"
-            path.mkdir()
+            path = _new_folder(runs_dir, f"{stamp}-{spec.name}")
+            lock = RunLock.acquire(path)
+            atomic_write(path / rundir.CONFIG, redact(spec_to_yaml(spec)))
         except OSError as exc:
             raise RunDirError(
                 f"{runs_dir}: cannot create the run directory ({exc.strerror})",
-                hint="choose a writable folder with --runs-dir",
+                hint="choose a writable folder with --runs-dir (and check the disk is not full)",
             ) from None
-        atomic_write(path / rundir.CONFIG, redact(spec_to_yaml(spec)))
         manifest = Manifest(
             name=spec.name,
             status="running",
@@ -116,14 +129,16 @@ class RunStore:
             planned_cost_usd=planned_cost_usd,
             started_at=started.isoformat(),
         )
-        store = cls(path, manifest)
+        store = cls(path, manifest, lock)
         store._write_manifest()
         return store
 
     @classmethod
     def reopen(cls, path: Path) -> RunStore:
         """Continue an unfinished run: evaluations are kept and appended to; the files derived
-        from them (candidates, steps, meta-prompts) are written again as the run replays."""
+        from them (candidates, steps, meta-prompts) are written again as the run replays.
+        ``RunDirError`` when another process is writing the run."""
+        lock = RunLock.acquire(path)
         manifest = rundir.read_manifest(path)
         for name in rundir.REPLAYED_FILES:
             (path / name).write_text("", encoding="utf-8")
@@ -135,7 +150,7 @@ class RunStore:
             ended_at=None,
             resumed_at=(*manifest.resumed_at, utc_now().isoformat()),
         )
-        store = cls(path, manifest)
+        store = cls(path, manifest, lock)
         store._write_manifest()
         return store
 
@@ -181,6 +196,7 @@ class RunStore:
             ended_at=utc_now().isoformat(),
         )
         self._write_manifest()
+        self._lock.release()
 
     def close(self) -> None:
         for handle in self._handles.values():
@@ -190,6 +206,57 @@ class RunStore:
 
     def _write_manifest(self) -> None:
         atomic_write(self.path / rundir.MANIFEST, rundir.dumps(self.manifest.to_json()) + "\n")
+
+
+def _new_folder(parent: Path, name: str) -> Path:
+    """Create ``parent/name``, or ``name-2``, ``name-3``... when taken: atomic, so two runs
+    started in the same second never share a folder."""
+    suffix = 1
+    while True:
+        path = parent / (name if suffix == 1 else f"{name}-{suffix}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            suffix += 1
+            continue
+        return path
+
+
+class RunLock:
+    """One writer per run directory: an exclusive lock on its ``.lock`` file, which the
+    operating system releases when the process ends, however it ends (even kill -9)."""
+
+    def __init__(self, handle: IO[str] | None) -> None:
+        self._handle = handle
+
+    @classmethod
+    def acquire(cls, run_dir: Path) -> RunLock:
+        if fcntl is None:  # not on this platform: runs are not protected from each other
+            return cls(None)
+        path = run_dir / rundir.LOCK
+        try:
+            handle = path.open("a+", encoding="utf-8")
+        except OSError as exc:
+            raise RunDirError(f"{path}: cannot open the run's lock ({exc.strerror})") from None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RunDirError(
+                f"{run_dir}: the run is in progress ({holder} is writing it)",
+                hint="wait for it to finish, or stop it (Ctrl-C) before resuming it",
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        return cls(handle)
+
+    def release(self) -> None:
+        if self._handle is not None and not self._handle.closed:
+            self._handle.close()  # closing the file releases the lock
 
 
 def _repair_last_line(path: Path) -> None:

@@ -35,6 +35,7 @@ def test_run_directory_and_winner_are_exact_for_a_fixed_seed(
     assert run.parent == tmp_path / "runs"
     assert run.name.endswith("-parity")
     assert sorted(p.name for p in run.iterdir()) == [
+        ".lock",
         "best_prompt.txt",
         "candidates.jsonl",
         "config.yaml",

@@ -29,6 +29,7 @@ from opro_cli.core.events import (
     StepDone,
     Usage,
 )
+from opro_cli.core.failures import FailureStreak
 from opro_cli.core.metaprompt import Scored, build_meta_prompt
 from opro_cli.core.parse import candidate_id, extract_instruction, normalize
 from opro_cli.core.placement import scorer_messages
@@ -123,6 +124,7 @@ class Optimizer:
         self._seen: set[str] = set()
         self._started = clock()
         self.sizes = SplitSizes(len(splits.train), len(splits.val), len(splits.test))
+        self._failures = FailureStreak()
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -207,8 +209,10 @@ class Optimizer:
         except SystemicModelError:
             raise
         except ModelError as exc:
+            self._failures.failed(exc)
             sample = Sample(index, None, retries=exc.retries, error=f"{type(exc).__name__}: {exc}")
         else:
+            self._failures.succeeded()
             sample = Sample(
                 index,
                 completion.text,
@@ -252,6 +256,7 @@ class Optimizer:
         except SystemicModelError:
             raise
         except ModelError as exc:
+            self._failures.failed(exc)
             evaluation = Evaluation(
                 candidate.id,
                 split,
@@ -263,6 +268,7 @@ class Optimizer:
                 error=f"{type(exc).__name__}: {exc}",
             )
         else:
+            self._failures.succeeded()
             score = self.metric(completion.text, example.target, example.options)
             evaluation = Evaluation(
                 candidate.id,
