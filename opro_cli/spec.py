@@ -36,6 +36,11 @@ class SplitSpec(_Frozen):
     train: float | str = 0.5
     val: float | str = 0.2
     test: float | str = 0.3
+    stratify: bool = Field(
+        default=False,
+        description="exact label proportions in every split, at the cost of stability: with "
+        "it, adding rows can move examples near a cut to the next split",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> SplitSpec:

@@ -122,6 +122,7 @@ class RunStore:
                 sha256=splits.sha256,
                 seed=spec.dataset.seed,
                 sizes={s: len(splits.get(s)) for s in rundir.SPLITS},
+                test_ids_sha256=splits.test_ids_sha256,
             ),
             scorer=spec.scorer.model,
             optimizer=spec.optimizer.model,

@@ -38,7 +38,7 @@ def parity_spec(**overrides: Any) -> dict[str, Any]:
             "input": "text",
             "target": "label",
             "id": "id",
-            "split": {"train": 0.5, "val": 0.25, "test": 0.25},
+            "split": {"train": 0.5, "val": 0.25, "test": 0.25, "stratify": True},
             "seed": 3,
         },
         "metric": "exact_match",

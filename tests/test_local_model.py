@@ -87,7 +87,7 @@ def test_end_to_end_run_with_the_real_local_model(tmp_path: Path) -> None:
             "input": "text",
             "target": "label",
             "id": "id",
-            "split": {"train": 0.5, "val": 0.0, "test": 0.5},
+            "split": {"train": 0.5, "val": 0.0, "test": 0.5, "stratify": True},
         },
         "metric": {"name": "choice", "choices": ["positive", "negative"]},
         "scorer": {"model": MODEL, "max_tokens": 6},
@@ -101,7 +101,10 @@ def test_end_to_end_run_with_the_real_local_model(tmp_path: Path) -> None:
     summary = json.loads(result.stdout)
     assert summary["status"] == "completed"
     assert summary["steps_completed"] == 1
-    assert summary["usage"]["calls"] >= 3 + 2 + 3 * 2
+    sizes = json.loads((Path(summary["run_dir"]) / "manifest.json").read_text())["dataset"]
+    assert sizes["sizes"] == {"train": 2, "val": 0, "test": 4}
+    # the seed on train, two optimizer samples, the winner and the seed on test (at least)
+    assert summary["usage"]["calls"] >= 2 + 2 + 4
     assert summary["usage"]["cost_usd"] == 0.0
     assert summary["best"]["test"] is not None
     run = Path(summary["run_dir"])

@@ -53,9 +53,9 @@ def test_run_directory_and_winner_are_exact_for_a_fixed_seed(
     ]
     assert candidates == [
         (0, "seed", "Answer.", 0.0),
-        (1, "optimizer", "Label the item carefully.", 0.45),
+        (1, "optimizer", "Label the item carefully.", 0.5),
         (1, "optimizer", "Label the parity carefully in one word.", 1.0),
-        (2, "optimizer", "answer carefully", 0.15),
+        (2, "optimizer", "answer carefully", 0.3),
         (3, "optimizer", "Label the item carefully in one word.", 0.7),
     ]
     steps = lines(run / "steps.jsonl")

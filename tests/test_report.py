@@ -201,7 +201,7 @@ def test_the_curve_is_rebuilt_from_candidates_when_steps_are_missing(
     assert row is not None
     curve = step_curve(load_detail(row, diag))
     assert [(p.step, p.best) for p in curve] == [(0, 0.0), (1, 1.0), (2, 1.0), (3, 1.0)]
-    assert curve[1].mean == pytest.approx((0.45 + 1.0) / 2)
+    assert curve[1].mean == pytest.approx((0.5 + 1.0) / 2)
 
 
 def test_folders_that_are_not_runs_are_ignored_with_a_note(parity_project, tmp_path: Path) -> None:
@@ -439,3 +439,13 @@ def test_word_diff_of_a_long_prompt_shows_only_the_changed_word() -> None:
         ("insert", "mail "),
     ]
     assert "".join(d.text for d in ops if d.op != "delete") == best
+
+
+def test_comparing_runs_tested_on_different_examples_warns(parity_project, tmp_path: Path) -> None:
+    first = make_run(parity_project, tmp_path)
+    second = make_run(parity_project, tmp_path, dataset={"seed": 4})
+    result = runner.invoke(app, ["report", str(first), str(second)])
+    assert result.exit_code == 0, result.output
+    assert "the runs were tested on 2 different sets of examples" in result.stderr
+    same = runner.invoke(app, ["report", str(first), str(first)])
+    assert "different sets of examples" not in same.stderr

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from opro_cli.errors import OproError, RunInterrupted
 from opro_cli.interrupts import ctrl_c_ignored
@@ -95,3 +96,10 @@ def print_error(exc: OproError) -> None:
         console.print(f"[bold]fix:[/] {exc.hint}")
     if exc.run_dir is not None:
         console.print(f"run directory (marked failed): {exc.run_dir}", markup=False)
+
+
+def print_warnings(warnings: Sequence[str]) -> None:
+    """Each warning on stderr, whatever the output mode (a warning is never only in a log)."""
+    console = stderr_console()
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)

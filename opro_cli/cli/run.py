@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
-from opro_cli.cli.errors import report_errors
+from opro_cli.cli.errors import print_warnings, report_errors
 from opro_cli.errors import RunDirError, UsageError
 from opro_cli.gates import Gates
 from opro_cli.secrets import redact
@@ -133,6 +133,7 @@ def run_prepared(
             f"planned cost: {describe_cost(cost, in_process=in_process)}",
             markup=False,
         )
+    print_warnings(prepared.splits.warnings)
     if options.dry_run:
         if options.json_out:
             typer.echo(

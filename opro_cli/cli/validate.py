@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from opro_cli.cli.errors import report_errors
+from opro_cli.cli.errors import print_warnings, report_errors
 
 
 @report_errors
@@ -35,3 +35,4 @@ def validate_command(
         markup=False,
     )
     console.print(f"  planned model calls (at most): {sum(plan.values())}", markup=False)
+    print_warnings(splits.warnings)

@@ -10,6 +10,7 @@ from opro_cli.report.compare import Report, build_view
 from opro_cli.report.reader import (
     Diagnostics,
     RunFilter,
+    RunRow,
     list_runs,
     load_detail,
     read_row,
@@ -41,6 +42,7 @@ def collect_report(
             if row is not None:
                 rows.append(row)
         views = tuple(build_view(load_detail(row, diag), top) for row in rows)
+        diag.warnings += different_test_sets(rows)
     else:
         rows = list_runs(runs_dir, diag, run_filter)
         views = (
@@ -57,3 +59,19 @@ def collect_report(
         notes=tuple(dict.fromkeys(diag.notes)),
         filtered=run_filter is not None and run_filter.active and not runs,
     )
+
+
+def different_test_sets(rows: Sequence[RunRow]) -> list[str]:
+    """A warning when the runs compared were tested on different examples (another dataset,
+    seed or split), so their test scores do not compare example for example."""
+    groups: dict[str, list[str]] = {}
+    for row in rows:
+        if row.test_ids_sha256 is not None:
+            groups.setdefault(row.test_ids_sha256, []).append(row.folder)
+    if len(groups) < 2:
+        return []
+    sets = "; ".join(", ".join(folders) for folders in groups.values())
+    return [
+        f"the runs were tested on {len(groups)} different sets of examples ({sets}): "
+        "compare their test scores with care"
+    ]

@@ -74,6 +74,7 @@ class RunRow:
     best_prompt: PromptScores | None = None
     seed_prompt: PromptScores | None = None
     seed_prompts: tuple[PromptScores, ...] = ()
+    test_ids_sha256: str | None = None  # which examples it was tested on
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,7 @@ def _row(path: Path, manifest: Manifest, **numbers: Any) -> RunRow:
         ended_at=manifest.ended,
         scorer=manifest.scorer,
         optimizer=manifest.optimizer,
+        test_ids_sha256=manifest.dataset.test_ids_sha256,
         **numbers,
     )
 

@@ -142,6 +142,7 @@ class DatasetInfo:
     sha256: str | None
     seed: int | None
     sizes: Mapping[str, int] = field(default_factory=dict)
+    test_ids_sha256: str | None = None  # which examples the test split holds (sorted ids)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -150,6 +151,7 @@ class DatasetInfo:
             "sha256": self.sha256,
             "seed": self.seed,
             "sizes": dict(self.sizes),
+            "test_ids_sha256": self.test_ids_sha256,
         }
 
     @classmethod
@@ -161,6 +163,7 @@ class DatasetInfo:
             sha256=string(data.get("sha256")),
             seed=integer(data.get("seed")),
             sizes={k: v for k, v in sizes.items() if isinstance(v, int)},
+            test_ids_sha256=string(data.get("test_ids_sha256")),
         )
 
 
