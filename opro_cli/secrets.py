@@ -35,6 +35,7 @@ Which environment values count as credentials (``secret_env_values``):
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -95,15 +96,26 @@ def secret_env_values(environ: Mapping[str, str] | None = None) -> dict[str, str
     marked = _marked_names(env)
     found = {}
     for name, raw in env.items():
-        value = raw.strip()
-        if name == SECRET_ENV_LIST or len(value) < MIN_SECRET_CHARS:
-            continue
-        if name in marked or (
-            _is_credential_name(name)
-            and (_character_kinds(value) >= 2 or len(value) >= PLAIN_WORD_CHARS)
-        ):
+        value = _credential_value(name, raw, name in marked)
+        if value is not None:
             found[name] = value
     return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _credential_value(name: str, raw: str, marked: bool) -> str | None:
+    """The value to mask for one variable, or None (cached: the environment rarely changes, and
+    this runs for every line written)."""
+    value = raw.strip()
+    if name == SECRET_ENV_LIST or len(value) < MIN_SECRET_CHARS:
+        return None
+    if marked:
+        return value
+    if _is_credential_name(name) and (
+        _character_kinds(value) >= 2 or len(value) >= PLAIN_WORD_CHARS
+    ):
+        return value
+    return None
 
 
 def secret_names(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -152,92 +164,123 @@ def _has_digit_and_letter(body: str) -> bool:
     return _has_digit(body) and any(c.isalpha() for c in body)
 
 
+def _random_looking(body: str) -> bool:
+    """Mixes lower case, upper case and digits, or is 32+ hex digits: words joined by dashes and
+    a version number ("task-specific-v2") are neither."""
+    if _has_all_cases_and_digit(body):
+        return True
+    return re.fullmatch(r"[0-9a-fA-F]{32,}", body) is not None and _has_digit_and_letter(body)
+
+
 def _openai_like(body: str) -> bool:
     # OpenAI's legacy and project keys carry "T3BlbkFJ" (base64 of "OpenAI"); other "sk-" keys
     # (Anthropic, LiteLLM proxies) mix cases and digits; DeepSeek's are 32 hex digits.
-    if "T3BlbkFJ" in body or _has_all_cases_and_digit(body):
-        return True
-    return re.fullmatch(r"[0-9a-f]{32,}", body) is not None and _has_digit_and_letter(body)
+    return "T3BlbkFJ" in body or _random_looking(body)
+
+
+def _both_cases(body: str) -> bool:
+    return any(c.islower() for c in body) and any(c.isupper() for c in body)
 
 
 @dataclass(frozen=True)
 class _Shape:
     label: str
     env_name: str | None
+    anchors: tuple[str, ...]  # literal text every match contains: a cheap test to skip the regex
     pattern: re.Pattern[str]  # group "secret" is what gets masked
     check: Callable[[str], bool]  # run on group "body"
 
     def matches(self, text: str) -> list[re.Match[str]]:
+        if not any(anchor in text for anchor in self.anchors):
+            return []
         return [m for m in self.pattern.finditer(text) if self.check(m.group("body"))]
 
 
-def _shape(label: str, env_name: str | None, regex: str, check: Callable[[str], bool]) -> _Shape:
-    return _Shape(label, env_name, re.compile(regex), check)
-
+_WORD = r"A-Za-z0-9_\-"  # characters that continue a key-like word
 
 _SHAPES: tuple[_Shape, ...] = (
-    _shape(
+    _Shape(
         "a password in a URL",
         None,
-        r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s/?#@:]*:(?P<secret>(?P<body>[^\s/?#@]+))@",
+        ("://",),
+        re.compile(r"://[^\s/?#@:]*:(?P<secret>(?P<body>[^\s/?#@]+))@"),
         lambda body: True,
     ),
-    _shape(
+    _Shape(
         "a bearer token",
         None,
-        r"(?i)(?<![A-Za-z0-9])bearer\s+(?P<secret>(?P<body>[A-Za-z0-9._~+/\-]{16,}=*))"
-        r"(?![A-Za-z0-9._~+/=\-])",
-        _has_digit_and_letter,
+        ("earer", "EARER"),
+        re.compile(
+            r"(?<![A-Za-z0-9])(?i:bearer)\s+(?P<secret>(?P<body>[A-Za-z0-9._~+/\-]{16,}=*))"
+            r"(?![A-Za-z0-9._~+/=\-])"
+        ),
+        _random_looking,
     ),
-    _shape(
+    _Shape(
         "an Anthropic API key",
         "ANTHROPIC_API_KEY",
-        r"(?<![A-Za-z0-9_\-])(?P<secret>sk-ant-(?P<body>[A-Za-z0-9_\-]{20,}))(?![A-Za-z0-9_\-])",
+        ("sk-ant-",),
+        re.compile(rf"(?<![{_WORD}])(?P<secret>sk-ant-(?P<body>[{_WORD}]{{20,}}))(?![{_WORD}])"),
         _has_all_cases_and_digit,
     ),
-    _shape(
+    _Shape(
         "an OpenAI API key",
         "OPENAI_API_KEY",
-        r"(?<![A-Za-z0-9_\-])(?P<secret>sk-(?P<body>[A-Za-z0-9_\-]{20,}))(?![A-Za-z0-9_\-])",
+        ("sk-",),
+        re.compile(rf"(?<![{_WORD}])(?P<secret>sk-(?P<body>[{_WORD}]{{20,}}))(?![{_WORD}])"),
         _openai_like,
     ),
-    _shape(
+    _Shape(
         "a GitHub token",
         "GITHUB_TOKEN",
-        r"(?<![A-Za-z0-9_])(?P<secret>gh[pousr]_(?P<body>[A-Za-z0-9]{36}))(?![A-Za-z0-9_])",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+        re.compile(
+            r"(?<![A-Za-z0-9_])(?P<secret>gh[pousr]_(?P<body>[A-Za-z0-9]{36}))(?![A-Za-z0-9_])"
+        ),
         _two_kinds,
     ),
-    _shape(
+    _Shape(
         "a GitHub token",
         "GITHUB_TOKEN",
-        r"(?<![A-Za-z0-9_])(?P<secret>github_pat_(?P<body>[A-Za-z0-9]{22}_[A-Za-z0-9]{59}))"
-        r"(?![A-Za-z0-9_])",
+        ("github_pat_",),
+        re.compile(
+            r"(?<![A-Za-z0-9_])(?P<secret>github_pat_(?P<body>[A-Za-z0-9]{22}_[A-Za-z0-9]{59}))"
+            r"(?![A-Za-z0-9_])"
+        ),
         _two_kinds,
     ),
-    _shape(
+    _Shape(
         "a Slack token",
         "SLACK_TOKEN",
-        r"(?<![A-Za-z0-9_\-])(?P<secret>xox[abprs]-(?P<body>[A-Za-z0-9\-]{20,}))"
-        r"(?![A-Za-z0-9_\-])",
-        _has_digit,
+        ("xoxa-", "xoxb-", "xoxp-", "xoxr-", "xoxs-"),
+        re.compile(
+            rf"(?<![{_WORD}])(?P<secret>xox[abprs]-(?P<body>[0-9]+-[A-Za-z0-9\-]{{16,}}))"
+            rf"(?![{_WORD}])"
+        ),
+        lambda body: sum(c.isdigit() for c in body) >= 16,  # a team id and a user or bot id
     ),
-    _shape(
+    _Shape(
         "a Google API key",
         "GEMINI_API_KEY",
-        r"(?<![A-Za-z0-9_\-])(?P<secret>AIza(?P<body>[A-Za-z0-9_\-]{35}))(?![A-Za-z0-9_\-])",
-        _two_kinds,
+        ("AIza",),
+        re.compile(rf"(?<![{_WORD}])(?P<secret>AIza(?P<body>[{_WORD}]{{35}}))(?![{_WORD}])"),
+        _both_cases,
     ),
-    _shape(
+    _Shape(
         "an AWS access key id",
         "AWS_ACCESS_KEY_ID",
-        r"(?<![A-Za-z0-9])(?P<secret>(?:AKIA|ASIA)(?P<body>[A-Z0-9]{16}))(?![A-Za-z0-9])",
+        ("AKIA", "ASIA"),
+        re.compile(
+            r"(?<![A-Za-z0-9])(?P<secret>(?:AKIA|ASIA)(?P<body>[A-Z0-9]{16}))(?![A-Za-z0-9])"
+        ),
         _has_digit,
     ),
-    _shape(
+    _Shape(
         "a Hugging Face token",
         "HF_TOKEN",
-        r"(?<![A-Za-z0-9_])(?P<secret>hf_(?P<body>[A-Za-z0-9]{34}))(?![A-Za-z0-9_])",
-        lambda body: any(c.islower() for c in body) and any(c.isupper() for c in body),
+        ("hf_",),
+        re.compile(r"(?<![A-Za-z0-9_])(?P<secret>hf_(?P<body>[A-Za-z0-9]{34}))(?![A-Za-z0-9_])"),
+        _both_cases,
     ),
 )
 
