@@ -134,9 +134,10 @@ def _env_pattern(values: Mapping[str, str]) -> re.Pattern[str] | None:
 # Key shapes
 #
 # Each shape is a provider's documented format, anchored so that it cannot start or end inside a
-# longer word, plus a check of its random part that ordinary words and identifiers fail (measured
-# on a 104,000-word English list and on every identifier of the Python standard library: no
-# match; see tests/test_secrets.py).
+# longer word, plus a check of its random part that ordinary words and identifiers fail. Measured:
+# no match in 313,000 forms (lower, Capitalized, UPPER) of a 104,000-word English list, nor in
+# 584 MB of Python sources and docs (standard library and site-packages) apart from their own
+# example keys and example URL passwords. tests/test_secrets.py checks the standard library.
 
 
 def _has_all_cases_and_digit(body: str) -> bool:
