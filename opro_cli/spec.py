@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from opro_cli.core.placement import Position
 from opro_cli.models.base import CallParams
+from opro_cli.secrets import MASK, Finding, find_secret, is_credential_key
 from opro_cli.specfile import parse_yaml, read_yaml, validation_error
 
 DEFAULT_LOCAL_MODEL = "local/smollm2-135m-instruct"
@@ -170,13 +174,77 @@ class ModelSpec(_Frozen):
     @field_validator("extra")
     @classmethod
     def _no_secrets_in_extra(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key in value:
-            if "key" in key.lower() or "token" in key.lower() or "secret" in key.lower():
-                raise ValueError(
-                    f"'{key}' looks like a secret -> keep API keys in the environment "
-                    "(e.g. OPENAI_API_KEY); LiteLLM reads them from there"
-                )
+        """Reject credentials in ``extra``, at any depth (``extra_headers`` too): a key that can
+        only hold one (``api_key``, ``Authorization``, ...) whatever its value, and a value that
+        holds one (a key shape, a credential value of the environment) whatever its key."""
+        problems = []
+        for loc, key, item in _leaves(value):
+            found = find_secret(item) if isinstance(item, str) else None
+            if key is not None and is_credential_key(key):
+                env_name = found.env_name if found is not None else None
+                what = "looks like a secret (this key only holds credentials)"
+                problems.append(_Credential(loc, what, _keep_in_environment(env_name)))
+            elif found is not None:
+                fix = _keep_in_environment(found.env_name)
+                problems.append(_Credential(loc, _describe(found), fix))
+        if problems:
+            raise _credential_error(problems)
         return value
+
+    @field_validator("api_base")
+    @classmethod
+    def _no_secrets_in_api_base(cls, value: str | None) -> str | None:
+        found = find_secret(value) if value is not None else None
+        if found is None:
+            return value
+        fix = _keep_in_environment(found.env_name)
+        if found.in_url:
+            fix = "remove user:password@ from the URL and " + fix
+        raise _credential_error([_Credential((), _describe(found), fix)])
+
+
+@dataclass(frozen=True)
+class _Credential:
+    loc: tuple[str | int, ...]  # below the field being validated
+    what: str
+    fix: str
+
+
+def _describe(found: Finding) -> str:
+    exact = found.env_name_exact or found.in_url
+    return f"holds {found.what}" if exact else f"looks like {found.what}"
+
+
+def _keep_in_environment(env_name: str | None) -> str:
+    name = env_name if env_name is not None else "e.g. OPENAI_API_KEY"
+    return f"keep credentials in the environment ({name}); LiteLLM reads them from there"
+
+
+def _leaves(
+    value: Any, loc: tuple[str | int, ...] = (), key: str | None = None
+) -> Iterator[tuple[tuple[str | int, ...], str | None, Any]]:
+    """Every (location, key, value) of nested mappings and lists; a list item has no key."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v, (*loc, str(k)), str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _leaves(v, (*loc, i), None)
+    else:
+        yield loc, key, value
+
+
+def _credential_error(problems: list[_Credential]) -> ValidationError:
+    """One error per credential, each at its own location, so the message names the key and its
+    line (``spec.yaml:12: scorer.extra.api_key: ...``). Pydantic nests a ``ValidationError``
+    raised by a validator under the field's location (tests/test_secrets.py checks it)."""
+    details = [
+        InitErrorDetails(
+            type=PydanticCustomError("credential", f"{p.what} -> {p.fix}"), loc=p.loc, input=MASK
+        )
+        for p in problems
+    ]
+    return ValidationError.from_exception_data("credential", details)
 
 
 class ScorerSpec(ModelSpec):
@@ -239,6 +307,21 @@ class RunSpec(_Frozen):
     @classmethod
     def _seed_short_form(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _no_credentials_anywhere(self) -> RunSpec:
+        """A credential written anywhere else in the spec (a seed prompt, the task, a path) is
+        refused too: the spec is copied into every run directory and read back on resume, and
+        prompts are sent to the models, so it can be neither kept nor masked."""
+        problems = []
+        for loc, _, item in _leaves(self.model_dump(mode="python")):
+            found = find_secret(item) if isinstance(item, str) else None
+            if found is not None:
+                fix = "remove it: the spec is copied into every run and prompts go to the models"
+                problems.append(_Credential(loc, _describe(found), fix))
+        if problems:
+            raise _credential_error(problems)
+        return self
 
 
 # ---------------------------------------------------------------------------------------------
