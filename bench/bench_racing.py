@@ -1,0 +1,585 @@
+"""Evaluation strategies side by side: ``full``, ``racing`` and ``racing`` + ``show_errors``.
+
+Each case is one ``opro run`` (a subprocess, this checkout's code, ``--no-cache``) on the same
+task, models, seed and number of steps; only the strategy differs. For every run it reports the
+scorer calls (train, and all splits), the wall time, the best train score, the winner's test
+score with a 95% interval, and for the racing strategies the winner's test score against the
+``full`` run of the same task and seed (a paired bootstrap over the test examples).
+
+Suites:
+
+- ``wording``: the loopback server of ``bench/wording_server.py`` (started here, in a thread),
+  several tasks and seeds; fast (no model) and the search has something to find;
+- ``quickstart``: ``configs/quickstart.yaml`` with the embedded local model (minutes per run);
+- ``bbh``: BIG-Bench Hard tasks from ``../shared/datasets/bbh/`` with the local model (read in
+  place, never copied).
+
+The strategies reach the run spec as ``evaluation: {strategy: racing}`` and
+``optimizer: {show_errors: K}``. Until opro knows those keys, the driver stops before the first
+run and says so; ``full`` (no key) works today.
+
+    python bench/bench_racing.py --suite wording --strategies full            # the baseline
+    python bench/bench_racing.py --suite wording --seeds 0,1,2 --tasks sentiment,topic
+    python bench/bench_racing.py --suite quickstart --suite bbh --strategies full,racing
+    python bench/bench_racing.py --replay RUN_DIR [RUN_DIR ...]  # what racing would have cost
+
+``--replay`` needs no new opro: it replays the races a ``full`` run's candidates would have run
+against the best of their step (from its ``evaluations.jsonl``) and reports the train calls
+racing would have used and how many candidates it would have dropped that were not worse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from wording_server import TASKS, WordingServer, write_dataset  # noqa: E402
+
+from opro_cli.core.racing import RacePlan, race_order  # noqa: E402
+
+STRATEGIES = ("full", "racing", "racing+errors")
+SHOW_ERRORS = 3
+BBH_TASKS = {
+    "sports_understanding": (
+        "Decide whether a sentence about sports is plausible. Answer yes or no.",
+        ["yes", "no"],
+    ),
+    "navigate": (
+        "Decide whether following the instructions returns you to the starting point. "
+        "Answer Yes or No.",
+        ["Yes", "No"],
+    ),
+    "boolean_expressions": (
+        "Evaluate a Boolean expression. Answer True or False.",
+        ["True", "False"],
+    ),
+    "causal_judgement": ("Answer a question about causation with Yes or No.", ["Yes", "No"]),
+    "web_of_lies": (
+        "Decide whether the last person tells the truth. Answer Yes or No.",
+        ["Yes", "No"],
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    suite: str
+    task: str
+    seed: int
+    strategy: str
+    spec: dict[str, Any] = field(compare=False, repr=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.suite}/{self.task}/seed{self.seed}/{self.strategy}"
+
+    @property
+    def group(self) -> tuple[str, str, int]:
+        return (self.suite, self.task, self.seed)
+
+
+@dataclass(frozen=True)
+class Result:
+    suite: str
+    task: str
+    seed: int
+    strategy: str
+    run_dir: str
+    wall_s: float
+    calls: int
+    optimizer_calls: int
+    scorer_calls: dict[str, int]  # by split
+    n_train: int
+    best_train: float
+    winner_test: float | None
+    winner_test_ci: tuple[float, float] | None
+    winner_text: str
+    vs_full: dict[str, float] | None = None  # test delta against full, with its interval
+
+
+# -- specs ---------------------------------------------------------------------------------------
+
+
+def with_strategy(spec: dict[str, Any], strategy: str) -> dict[str, Any]:
+    spec = json.loads(json.dumps(spec))  # a deep copy
+    if strategy in ("racing", "racing+errors"):
+        spec["evaluation"] = {"strategy": "racing"}
+    if strategy == "racing+errors":
+        spec.setdefault("optimizer", {})["show_errors"] = SHOW_ERRORS
+    return spec
+
+
+def wording_spec(task: str, seed: int, steps: int, data: Path, url: str) -> dict[str, Any]:
+    t = TASKS[task]
+    model = {"model": f"openai/{task}", "api_base": url, "max_retries": 0}
+    return {
+        "name": f"wording-{task}-s{seed}",
+        "task": t.description,
+        "seed_prompts": [""],
+        "dataset": {
+            "path": str(data / f"{task}.jsonl"),
+            "input": "text",
+            "target": "label",
+            "id": "id",
+            "split": {"train": 0.5, "val": 0.2, "test": 0.3},
+            "seed": seed,
+        },
+        "metric": {"name": "choice", "choices": list(t.labels)},
+        "scorer": {**model, "temperature": 0, "max_tokens": 8},
+        "optimizer": {
+            **model,
+            "temperature": 1.0,
+            "candidates_per_step": 8,
+            "history_size": 20,
+            "exemplars": 3,
+        },
+        "budget": {"steps": steps},
+        "concurrency": 16,
+        "seed": seed,
+    }
+
+
+def quickstart_spec(seed: int) -> dict[str, Any]:
+    path = ROOT / "configs" / "quickstart.yaml"
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    spec["dataset"]["path"] = str((path.parent / spec["dataset"]["path"]).resolve())
+    spec["name"] = f"quickstart-s{seed}"
+    spec["seed"] = seed
+    return dict(spec)
+
+
+def bbh_spec(task: str, seed: int, bbh_dir: Path, limit: int, steps: int) -> dict[str, Any]:
+    description, choices = BBH_TASKS[task]
+    local = {"model": "local/smollm2-135m-instruct"}
+    return {
+        "name": f"bbh-{task}-s{seed}",
+        "task": description,
+        "seed_prompts": [""],
+        "dataset": {
+            "path": str(bbh_dir / f"{task}.json"),
+            "input": "input",
+            "target": "target",
+            "split": {"train": 0.4, "val": 0.2, "test": 0.4},
+            "seed": seed,
+            "limit": limit,
+        },
+        "metric": {"name": "choice", "choices": choices},
+        "scorer": {**local, "temperature": 0, "max_tokens": 8, "instruction_position": "q_begin"},
+        "optimizer": {
+            **local,
+            "temperature": 0.7,
+            "max_tokens": 64,
+            "max_instruction_chars": 200,
+            "candidates_per_step": 4,
+            "history_size": 10,
+            "exemplars": 2,
+        },
+        "budget": {"steps": steps},
+        "concurrency": 1,
+        "seed": seed,
+    }
+
+
+# -- running -------------------------------------------------------------------------------------
+
+
+def opro(*args: str) -> list[str]:
+    return [sys.executable, "-m", "opro_cli", *args]
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("OPENAI_API_KEY", "sk-bench-dummy")  # the wording server ignores it
+    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    env["LITELLM_MODE"] = "PRODUCTION"
+    return env
+
+
+def write_spec(case: Case, folder: Path) -> Path:
+    path = folder / "specs" / f"{case.label.replace('/', '-')}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(case.spec, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def preflight(cases: Sequence[Case], folder: Path, *, every: bool = False) -> None:
+    """Validate one spec per strategy (``every``: all of them) before running anything: stop
+    with a clear message when this opro does not know a strategy's keys yet."""
+    checked: set[str] = set()
+    for case in cases:
+        if case.strategy in checked and not every:
+            continue
+        checked.add(case.strategy)
+        spec = write_spec(case, folder)
+        done = subprocess.run(
+            opro("validate", str(spec)), capture_output=True, text=True, env=child_env(), cwd=ROOT
+        )
+        if done.returncode != 0:
+            message = (done.stdout + done.stderr).strip()
+            if case.strategy != "full" and ("evaluation" in message or "show_errors" in message):
+                sys.exit(
+                    f"bench_racing: strategy '{case.strategy}' needs the spec keys "
+                    "evaluation.strategy"
+                    + (" and optimizer.show_errors" if case.strategy == "racing+errors" else "")
+                    + ", which this opro does not know yet (issue 12)\n"
+                    f"{message}\n-> run with --strategies full until racing lands"
+                )
+            sys.exit(f"bench_racing: {spec} does not validate:\n{message}")
+
+
+def run_case(case: Case, folder: Path) -> Result:
+    spec = write_spec(case, folder)
+    runs = folder / "runs"
+    command = opro("run", str(spec), "--runs-dir", str(runs), "--no-cache", "--quiet", "--json")
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=child_env(), cwd=ROOT)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{case.label}: opro run exited {done.returncode}\n{done.stderr[-3000:]}"
+        )
+    summary = json.loads(done.stdout)
+    return read_result(case, Path(summary["run_dir"]), wall)
+
+
+# -- reading a run directory ---------------------------------------------------------------------
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def read_result(case: Case, run_dir: Path, wall: float) -> Result:
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    evaluations = read_jsonl(run_dir / "evaluations.jsonl")
+    scorer: dict[str, int] = defaultdict(int)
+    for row in evaluations:
+        if not row.get("cached"):
+            scorer[row["split"]] += 1
+    optimizer_calls = sum(len(m["samples"]) for m in read_jsonl(run_dir / "meta_prompts.jsonl"))
+    steps = read_jsonl(run_dir / "steps.jsonl")
+    best = summary["best"]
+    test_scores = [
+        float(row["score"])
+        for row in evaluations
+        if row["split"] == "test" and row["candidate_id"] == best["id"]
+    ]
+    n_train = len({row["example_id"] for row in evaluations if row["split"] == "train"})
+    return Result(
+        suite=case.suite,
+        task=case.task,
+        seed=case.seed,
+        strategy=case.strategy,
+        run_dir=str(run_dir),
+        wall_s=round(wall, 2),
+        calls=int(summary["usage"]["calls"]),
+        optimizer_calls=optimizer_calls,
+        scorer_calls=dict(scorer),
+        n_train=n_train,
+        best_train=float(steps[-1]["best_score"]) if steps else float(best["train"]),
+        winner_test=best.get("test"),
+        winner_test_ci=wilson(test_scores) if test_scores else None,
+        winner_text=best["text"],
+    )
+
+
+def per_example(run_dir: str, candidate_id: str, split: str) -> dict[str, float]:
+    rows = read_jsonl(Path(run_dir) / "evaluations.jsonl")
+    return {
+        r["example_id"]: float(r["score"])
+        for r in rows
+        if r["split"] == split and r["candidate_id"] == candidate_id
+    }
+
+
+# -- statistics ----------------------------------------------------------------------------------
+
+
+def wilson(scores: Sequence[float], z: float = 1.96) -> tuple[float, float]:
+    """A 95% Wilson interval for a mean of 0/1 scores (graded scores: their mean as the rate)."""
+    n = len(scores)
+    p = sum(scores) / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return (round(centre - half, 4), round(centre + half, 4))
+
+
+def paired_interval(
+    a: Sequence[float], b: Sequence[float], *, samples: int = 2000, seed: int = 0
+) -> dict[str, float]:
+    """Mean of ``a - b`` with a 95% percentile bootstrap interval over the paired examples."""
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    rng = random.Random(seed)
+    n = len(diffs)
+    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(samples))
+    return {
+        "delta": round(sum(diffs) / n, 4),
+        "low": round(means[int(0.025 * (samples - 1))], 4),
+        "high": round(means[int(round(0.975 * (samples - 1)))], 4),
+        "n": n,
+    }
+
+
+def compare_to_full(results: list[Result]) -> list[Result]:
+    """Attach to each racing result its winner's test delta against the full run's winner."""
+    full = {(r.suite, r.task, r.seed): r for r in results if r.strategy == "full"}
+    out = []
+    for r in results:
+        base = full.get((r.suite, r.task, r.seed))
+        if r.strategy == "full" or base is None:
+            out.append(r)
+            continue
+        mine = per_example(r.run_dir, _winner_id(r.run_dir), "test")
+        theirs = per_example(base.run_dir, _winner_id(base.run_dir), "test")
+        shared = sorted(set(mine) & set(theirs))
+        vs = paired_interval([mine[k] for k in shared], [theirs[k] for k in shared])
+        out.append(Result(**{**asdict(r), "vs_full": vs}))
+    return out
+
+
+def _winner_id(run_dir: str) -> str:
+    summary = json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))
+    return str(summary["best"]["id"])
+
+
+# -- replay: what racing would have cost a full run ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Replay:
+    run_dir: str
+    candidates: int
+    train_calls_full: int
+    train_calls_racing: int
+    dropped: int
+    dropped_not_worse: int  # dropped although at least as good as the reference on the split
+
+
+def replay(run_dir: Path, *, delta: float = 0.05, binary: bool = True, seed: int = 0) -> Replay:
+    """Race every optimizer candidate of a full run against the best candidate at the start of
+    its step, on the run's own per-example train scores, in a seeded order per step."""
+    rows = [r for r in read_jsonl(run_dir / "evaluations.jsonl") if r["split"] == "train"]
+    scores: dict[str, dict[str, float | None]] = defaultdict(dict)
+    for r in rows:
+        scores[r["candidate_id"]][r["example_id"]] = None if r.get("error") else float(r["score"])
+    candidates = read_jsonl(run_dir / "candidates.jsonl")
+    example_ids = sorted({r["example_id"] for r in rows})
+    plan = RacePlan(len(example_ids), delta=delta, binary=binary)
+    full_calls = racing_calls = dropped = dropped_not_worse = 0
+    best: dict[str, Any] | None = None
+    for step in sorted({c["step"] for c in candidates}):
+        this_step = [c for c in candidates if c["step"] == step]
+        order = race_order(example_ids, random.Random(f"{seed}:race:{step}"))
+        if best is not None:
+            reference = [scores[best["id"]].get(e) for e in order]
+            for c in this_step:
+                candidate = [scores[c["id"]].get(e) for e in order]
+                full_calls += len(order)
+                for look in plan.looks():
+                    decision = plan.decide(candidate[:look], reference)
+                    if decision.drop or look == plan.n_train:
+                        break
+                racing_calls += decision.n
+                if decision.drop:
+                    dropped += 1
+                    dropped_not_worse += c["train_score"] >= best["train_score"]
+        for c in this_step:
+            if best is None or c["train_score"] > best["train_score"]:
+                best = c
+    return Replay(
+        str(run_dir), len(candidates), full_calls, racing_calls, dropped, dropped_not_worse
+    )
+
+
+# -- the table -----------------------------------------------------------------------------------
+
+
+def render(results: Sequence[Result]) -> str:
+    """One Markdown row per (suite, task, strategy), averaged over seeds."""
+    groups: dict[tuple[str, str, str], list[Result]] = defaultdict(list)
+    for r in results:
+        groups[(r.suite, r.task, r.strategy)].append(r)
+    full_calls = {
+        (s, t): statistics.mean(r.scorer_calls.get("train", 0) for r in rs)
+        for (s, t, strat), rs in groups.items()
+        if strat == "full"
+    }
+    lines = [
+        "| suite | task | strategy | runs | train scorer calls | vs full | all calls | wall | "
+        "best train | winner test [95% CI] | test vs full [95% CI] |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for (suite, task, strategy), rs in sorted(groups.items(), key=_order):
+        train_calls = statistics.mean(r.scorer_calls.get("train", 0) for r in rs)
+        base = full_calls.get((suite, task))
+        ratio = f"{train_calls / base:.0%}" if base else "-"
+        tests = [r.winner_test for r in rs if r.winner_test is not None]
+        cis = [r.winner_test_ci for r in rs if r.winner_test_ci is not None]
+        test = f"{100 * statistics.mean(tests):.1f}" if tests else "-"
+        if len(rs) == 1 and cis:
+            test += f" [{100 * cis[0][0]:.1f}, {100 * cis[0][1]:.1f}]"
+        elif tests:
+            test += " (" + ", ".join(f"{100 * t:.0f}" for t in tests) + ")"
+        vs = [r.vs_full for r in rs if r.vs_full is not None]
+        vs_text = "; ".join(
+            f"{100 * v['delta']:+.1f} [{100 * v['low']:+.1f}, {100 * v['high']:+.1f}]" for v in vs
+        )
+        lines.append(
+            f"| {suite} | {task} | {strategy} | {len(rs)} | {train_calls:,.0f} | {ratio} | "
+            f"{statistics.mean(r.calls for r in rs):,.0f} | "
+            f"{statistics.mean(r.wall_s for r in rs):.0f} s | "
+            f"{100 * statistics.mean(r.best_train for r in rs):.1f} | {test} | {vs_text or '-'} |"
+        )
+    return "\n".join(lines)
+
+
+def _order(item: tuple[tuple[str, str, str], list[Result]]) -> tuple[str, str, int]:
+    (suite, task, strategy), _ = item
+    return (suite, task, STRATEGIES.index(strategy))
+
+
+# -- main ----------------------------------------------------------------------------------------
+
+
+def build_cases(args: argparse.Namespace, folder: Path, url: str | None) -> list[Case]:
+    cases = []
+    for strategy in args.strategies:
+        for seed in args.seeds:
+            if "wording" in args.suite:
+                assert url is not None
+                for task in args.tasks:
+                    spec = wording_spec(task, seed, args.steps, folder / "data", url)
+                    cases.append(
+                        Case("wording", task, seed, strategy, with_strategy(spec, strategy))
+                    )
+            if "quickstart" in args.suite:
+                spec = with_strategy(quickstart_spec(seed), strategy)
+                cases.append(Case("quickstart", "reviews", seed, strategy, spec))
+            if "bbh" in args.suite:
+                for task in args.bbh_tasks:
+                    spec = bbh_spec(task, seed, args.bbh_dir, args.bbh_limit, args.bbh_steps)
+                    cases.append(Case("bbh", task, seed, strategy, with_strategy(spec, strategy)))
+    return cases
+
+
+def csv(kind: type, text: str) -> list[Any]:
+    return [kind(part) for part in text.split(",") if part]
+
+
+def main(argv: Iterable[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--suite", action="append", choices=("wording", "quickstart", "bbh"), help="repeatable"
+    )
+    parser.add_argument("--strategies", type=lambda s: csv(str, s), default=list(STRATEGIES))
+    parser.add_argument("--seeds", type=lambda s: csv(int, s), default=[0, 1, 2])
+    parser.add_argument("--tasks", type=lambda s: csv(str, s), default=list(TASKS))
+    parser.add_argument("--steps", type=int, default=6, help="steps of the wording runs")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="wording server latency")
+    parser.add_argument("--examples", type=int, default=200, help="wording examples per task")
+    parser.add_argument(
+        "--bbh-tasks",
+        type=lambda s: csv(str, s),
+        default=["sports_understanding", "navigate", "boolean_expressions"],
+    )
+    parser.add_argument("--bbh-dir", type=Path, default=ROOT.parent / "shared/datasets/bbh")
+    parser.add_argument("--bbh-limit", type=int, default=100, help="examples read per task")
+    parser.add_argument("--bbh-steps", type=int, default=4)
+    parser.add_argument("--keep", type=Path, help="keep specs and runs here (default: a temp dir)")
+    parser.add_argument("--out", type=Path, help="append one JSON line per run to this file")
+    parser.add_argument("--replay", type=Path, nargs="+", help="replay races on full runs")
+    parser.add_argument(
+        "--validate-only", action="store_true", help="write and validate every spec, run nothing"
+    )
+    args = parser.parse_args(list(argv) if argv is not None else None)
+
+    if args.replay:
+        for run_dir in args.replay:
+            r = replay(run_dir)
+            used = r.train_calls_racing / r.train_calls_full if r.train_calls_full else 1.0
+            print(
+                f"{run_dir}: {r.candidates} candidates; optimizer candidates' train calls "
+                f"{r.train_calls_full:,} full -> {r.train_calls_racing:,} racing ({used:.0%}); "
+                f"dropped {r.dropped}, of which not worse than the best: {r.dropped_not_worse}"
+            )
+        return
+
+    args.suite = args.suite or ["wording"]
+    unknown = [s for s in args.strategies if s not in STRATEGIES]
+    if unknown:
+        parser.error(f"unknown strategies {unknown}; choose from {list(STRATEGIES)}")
+    unknown = [t for t in args.tasks if t not in TASKS] + [
+        t for t in args.bbh_tasks if t not in BBH_TASKS
+    ]
+    if unknown:
+        parser.error(f"unknown tasks {unknown}")
+
+    with tempfile.TemporaryDirectory(prefix="opro-bench-racing-") as tmp:
+        folder = args.keep if args.keep else Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        server = None
+        if "wording" in args.suite:
+            for name in args.tasks:
+                write_dataset(TASKS[name], folder / "data" / f"{name}.jsonl", args.examples)
+            server = WordingServer(latency_s=args.latency_ms / 1000, size=args.examples).start()
+        try:
+            cases = build_cases(args, folder, server.base_url if server else None)
+            preflight(cases, folder, every=args.validate_only)
+            if args.validate_only:
+                print(f"{len(cases)} specs validate (in {folder / 'specs'})")
+                return
+            results = []
+            for case in cases:
+                result = run_case(case, folder)
+                results.append(result)
+                print(
+                    f"{case.label}: train calls {result.scorer_calls.get('train', 0):,}, "
+                    f"best train {100 * result.best_train:.1f}, test "
+                    f"{100 * (result.winner_test or 0):.1f}, {result.wall_s:.0f} s",
+                    flush=True,
+                )
+                if args.out:
+                    with args.out.open("a", encoding="utf-8") as handle:
+                        handle.write(json.dumps(asdict(result)) + "\n")
+            results = compare_to_full(results)
+        finally:
+            if server is not None:
+                server.stop()
+        print()
+        print(render(results))
+        replays = [(run, replay(Path(run.run_dir))) for run in results if run.strategy == "full"]
+        if replays:
+            print("\nracing replayed on the full runs (optimizer candidates' train calls):")
+            for run, rp in replays:
+                share = rp.train_calls_racing / rp.train_calls_full if rp.train_calls_full else 1
+                print(
+                    f"  {run.suite}/{run.task}/seed{run.seed}: {share:.0%} "
+                    f"({rp.train_calls_racing:,} of {rp.train_calls_full:,}); dropped "
+                    f"{rp.dropped}, not worse than the best: {rp.dropped_not_worse}"
+                )
+        if server is not None:
+            print(f"\nwording server answered {server.counts()}")
+
+
+if __name__ == "__main__":
+    main()
