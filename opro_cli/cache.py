@@ -21,7 +21,7 @@ from typing import Any
 
 from opro_cli.errors import InputError
 from opro_cli.models.base import CallParams, Completion, Message
-from opro_cli.secrets import redact
+from opro_cli.secrets import redact_stored
 
 FILE_NAME = "responses.sqlite3"
 SCHEMA = """
@@ -91,7 +91,7 @@ class ResponseCache:
 
     def put(self, key: str, model: str, completion: Completion) -> None:
         record = asdict(completion)
-        record.update(text=redact(completion.text), latency_s=0.0, retries=0, cached=False)
+        record.update(text=redact_stored(completion.text), latency_s=0.0, retries=0, cached=False)
         with self._lock:
             self._conn.execute(
                 "INSERT OR REPLACE INTO responses (key, model, completion, created_at) "

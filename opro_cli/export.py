@@ -13,7 +13,7 @@ from opro_cli import rundir
 from opro_cli.core.placement import Position, scorer_messages
 from opro_cli.errors import RunDirError
 from opro_cli.rundir import Manifest, Summary
-from opro_cli.secrets import redact
+from opro_cli.secrets import redact, redact_tree
 from opro_cli.spec import RunSpec, ScorerSpec, parse_spec
 
 FORMATS = ("txt", "json", "yaml", "promptfoo")
@@ -196,22 +196,21 @@ def promptfoo_config(
 
 
 def export_run(run_dir: Path, fmt: str) -> str:
+    """The export as text; every string is filtered for secrets before it is serialized (JSON
+    escaping or YAML folding could hide one from a filter run on the text afterwards)."""
     manifest, summary, spec = load_finished_run(run_dir)
     if fmt == "txt":
-        text = summary.best.text + "\n"
-    elif fmt == "json":
-        text = json.dumps(prompt_record(manifest, summary, spec), indent=2) + "\n"
-    elif fmt == "yaml":
-        text = yaml.safe_dump(
-            prompt_record(manifest, summary, spec), sort_keys=False, allow_unicode=True
-        )
-    else:
-        provider, note = promptfoo_provider(spec.scorer)
-        text = yaml.safe_dump(
-            promptfoo_config(manifest, summary, spec, provider),
-            sort_keys=False,
-            allow_unicode=True,
-        )
-        if note:
-            text = "".join(f"# {line}\n" for line in note.splitlines()) + text
-    return redact(text)
+        return redact(summary.best.text) + "\n"
+    if fmt == "json":
+        return json.dumps(redact_tree(prompt_record(manifest, summary, spec)), indent=2) + "\n"
+    if fmt == "yaml":
+        return _yaml(redact_tree(prompt_record(manifest, summary, spec)))
+    provider, note = promptfoo_provider(spec.scorer)
+    text = _yaml(redact_tree(promptfoo_config(manifest, summary, spec, provider)))
+    if note:
+        text = "".join(f"# {line}\n" for line in redact(note).splitlines()) + text
+    return text
+
+
+def _yaml(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -73,17 +73,21 @@ def run_until_stopped(main: Coroutine[Any, Any, T]) -> T:
     line written is whole) and ``Stopped`` is raised once the loop is done, even when ``main``
     finished anyway: a cancellation can be lost on the way (``asyncio.wait_for`` swallows one
     that arrives as its inner call completes), and a run the user stopped must end as stopped,
-    never as completed. A second signal raises ``KeyboardInterrupt`` at once.
+    never as completed. A second signal stops the loop at once and raises ``KeyboardInterrupt``;
+    later ones are ignored while the remaining tasks are cancelled.
     """
     loop = asyncio.new_event_loop()
     task = loop.create_task(main)
     received: list[int] = []
 
     def on_signal(signum: int, frame: object) -> None:
+        # Never raise here: a handler runs inside whatever code was executing, often a task's
+        # step, which would keep the exception and log it as "never retrieved" at exit.
         received.append(signum)
-        if len(received) > 1:
-            raise KeyboardInterrupt
-        task.cancel()
+        if len(received) == 1:
+            task.cancel()
+        elif len(received) == 2:
+            loop.stop()  # at once: the calls in flight are abandoned
         loop.call_soon_threadsafe(lambda: None)  # wake the loop if it waits in select()
 
     in_main = threading.current_thread() is threading.main_thread()
@@ -94,6 +98,10 @@ def run_until_stopped(main: Coroutine[Any, Any, T]) -> T:
         except asyncio.CancelledError:
             if received:
                 raise Stopped(received[0]) from None
+            raise
+        except RuntimeError:  # "Event loop stopped before Future completed"
+            if len(received) > 1:
+                raise KeyboardInterrupt from None
             raise
         if received:
             raise Stopped(received[0])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +19,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from opro_cli.core.placement import Position
 from opro_cli.models.base import CallParams
-from opro_cli.secrets import MASK, Finding, find_secret, is_credential_key
+from opro_cli.secrets import MASK, Finding, find_secret, is_credential_key, redact_tree
 from opro_cli.specfile import parse_yaml, read_yaml, validation_error
 
 DEFAULT_LOCAL_MODEL = "local/smollm2-135m-instruct"
@@ -373,6 +373,10 @@ def resolve_paths(spec: RunSpec, base_dir: Path) -> RunSpec:
     return spec.model_copy(update={"dataset": dataset, "metric": metric})
 
 
-def spec_to_yaml(spec: RunSpec) -> str:
-    """The resolved spec as YAML, for the run directory's ``config.yaml``."""
-    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+def spec_to_yaml(spec: RunSpec, redactor: Callable[[str], str] | None = None) -> str:
+    """The resolved spec as YAML, for the run directory's ``config.yaml`` (each text passed
+    through ``redactor`` first, never the YAML: a bare mask would read as an alias)."""
+    data = spec.model_dump(mode="json")
+    if redactor is not None:
+        data = redact_tree(data, redactor)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -3,6 +3,11 @@
 Every JSONL line is flushed when written, so a crash loses at most the calls in flight;
 ``manifest.json``, ``summary.json`` and ``best_prompt.txt`` are replaced atomically. The format
 itself (names, records) lives in ``rundir``.
+
+Data that is read back (the spec snapshot, records, the summary) is written as it is, except for
+the value of a credential environment variable that got into it by accident
+(``secrets.redact_stored``); what people read (``best_prompt.txt``, the command, the reason) is
+filtered like every output (``secrets.redact``).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from opro_cli.core.events import (
 from opro_cli.data import Splits
 from opro_cli.errors import RunDirError
 from opro_cli.rundir import CandidateRecord, DatasetInfo, Manifest, Summary
-from opro_cli.secrets import redact
+from opro_cli.secrets import redact, redact_stored, redact_tree
 from opro_cli.spec import RunSpec, spec_to_yaml
 
 try:
@@ -101,7 +106,7 @@ class RunStore:
             runs_dir.mkdir(parents=True, exist_ok=True)
             path = _new_folder(runs_dir, f"{stamp}-{spec.name}")
             lock = RunLock.acquire(path)
-            atomic_write(path / rundir.CONFIG, redact(spec_to_yaml(spec)))
+            atomic_write(path / rundir.CONFIG, spec_to_yaml(spec, redact_stored))
         except OSError as exc:
             raise RunDirError(
                 f"{runs_dir}: cannot create the run directory ({exc.strerror})",
@@ -175,7 +180,7 @@ class RunStore:
 
     def _line(self, name: str, record: Any) -> None:
         handle = self._handles[name]
-        handle.write(redact(rundir.to_line(record)))
+        handle.write(rundir.dumps(redact_tree(record.to_json(), redact_stored)) + "\n")
         handle.flush()
 
     # -- the end ------------------------------------------------------------------------------
@@ -184,7 +189,8 @@ class RunStore:
         """Write the winner and the summary, then mark the run finished with its status."""
         summary = replace(summary, name=self.manifest.name, run_dir=str(self.path))
         atomic_write(self.path / rundir.BEST_PROMPT, redact(best_prompt) + "\n")
-        atomic_write(self.path / rundir.SUMMARY, redact(rundir.dumps(summary.to_json())) + "\n")
+        stored = redact_tree(summary.to_json(), redact_stored)
+        atomic_write(self.path / rundir.SUMMARY, rundir.dumps(stored) + "\n")
         self.finish(summary.status, summary.reason)
         return summary
 

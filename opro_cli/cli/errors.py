@@ -88,12 +88,12 @@ def print_internal_error(exc: Exception) -> None:
 
 def print_error(exc: OproError) -> None:
     console = stderr_console()
-    lines = exc.message.splitlines() or [type(exc).__name__]
-    console.print(f"[bold red]error:[/] {lines[0]}", markup=True)
+    lines = redact(exc.message).splitlines() or [type(exc).__name__]
+    console.print(f"[bold red]error:[/] {escape(lines[0])}", markup=True)
     for line in lines[1:]:
         console.print(f"  {line}", markup=False)
     if exc.hint:
-        console.print(f"[bold]fix:[/] {exc.hint}")
+        console.print(f"[bold]fix:[/] {escape(redact(exc.hint))}")
     if exc.run_dir is not None:
         console.print(f"run directory (marked failed): {exc.run_dir}", markup=False)
 

@@ -4,7 +4,8 @@ A finished run is described by ``manifest.json`` + ``summary.json``. A run that 
 failed or was interrupted has no summary: what can be known is taken from ``steps.jsonl`` (and,
 for details, ``candidates.jsonl`` and ``evaluations.jsonl``). A damaged file or a corrupt JSONL
 line is skipped with a warning naming it (the same message ``opro export`` and ``opro resume``
-stop with); a folder without ``manifest.json`` is ignored with a note.
+stop with); a folder without ``manifest.json`` is ignored with a note. Every text shown (prompts,
+answers, reasons) is filtered for secrets as it is read, so no renderer can forget it.
 
 Listing reads only ``manifest.json`` and ``summary.json`` per run (plus ``steps.jsonl`` when there
 is no summary), so ``opro report`` over hundreds of runs stays fast. The files are read through
@@ -30,6 +31,7 @@ from opro_cli.rundir import (
     StepRecord,
     Summary,
 )
+from opro_cli.secrets import redact
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ def read_row(path: Path, diag: Diagnostics) -> RunRow | None:
     return _row(
         path,
         manifest,
-        reason=manifest.reason,
+        reason=_clean(manifest.reason),
         steps=last.step if last else None,
         best=Scores(train=last.best_score if last else None),
         seed=Scores(),
@@ -183,6 +185,8 @@ def _row(path: Path, manifest: Manifest, **numbers: Any) -> RunRow:
 
 
 def _finished_row(path: Path, manifest: Manifest, summary: Summary) -> RunRow:
+    """(Prompt texts and reasons are filtered for secrets here, once: a report leaves the
+    machine.)"""
     usage = summary.usage
     duration = summary.duration_s
     if duration is None:
@@ -190,7 +194,7 @@ def _finished_row(path: Path, manifest: Manifest, summary: Summary) -> RunRow:
     return _row(
         path,
         manifest,
-        reason=manifest.reason if manifest.reason is not None else summary.reason,
+        reason=_clean(manifest.reason if manifest.reason is not None else summary.reason),
         steps=summary.steps_completed,
         best=Scores.of(summary.best),
         seed=Scores.of(summary.best_seed),
@@ -200,10 +204,18 @@ def _finished_row(path: Path, manifest: Manifest, summary: Summary) -> RunRow:
         cost_usd=usage.cost_usd,
         duration_s=duration,
         has_summary=True,
-        best_prompt=summary.best,
-        seed_prompt=summary.best_seed,
-        seed_prompts=summary.seeds,
+        best_prompt=_clean_prompt(summary.best),
+        seed_prompt=_clean_prompt(summary.best_seed),
+        seed_prompts=tuple(_clean_prompt(p) for p in summary.seeds),
     )
+
+
+def _clean(text: str | None) -> str | None:
+    return None if text is None else redact(text)
+
+
+def _clean_prompt(prompt: PromptScores) -> PromptScores:
+    return replace(prompt, text=redact(prompt.text))
 
 
 def read_steps(path: Path, diag: Diagnostics) -> tuple[StepRecord, ...]:
@@ -273,7 +285,13 @@ def load_detail(row: RunRow, diag: Diagnostics, *, evaluations: bool = True) -> 
     diag.warnings.extend(warnings)
     by_id = {
         r.id: CandidateRow(
-            r.id, r.step, r.origin, r.text, Scores(train=r.train_score), r.examples, r.errors
+            r.id,
+            r.step,
+            r.origin,
+            redact(r.text),
+            Scores(train=r.train_score),
+            r.examples,
+            r.errors,
         )
         for r in records
     }
@@ -291,7 +309,7 @@ def load_detail(row: RunRow, diag: Diagnostics, *, evaluations: bool = True) -> 
         for ev in latest.values():
             sums.setdefault((ev.candidate_id, ev.split), []).append(ev.score)
             if ev.split == "test":
-                tests.append(ev)
+                tests.append(replace(ev, output=_clean(ev.output), error=_clean(ev.error)))
         for (cid, split), values in sums.items():
             known.setdefault(cid, {})[split] = sum(values) / len(values)
 

@@ -26,6 +26,7 @@ from opro_cli.core.events import (
     Usage,
 )
 from opro_cli.formatting import one_line, pct, usd
+from opro_cli.secrets import redact
 
 TOP_ROWS = 8
 
@@ -60,13 +61,13 @@ class Board:
             self.phase_done += 1
             self.usage = event.usage
         elif isinstance(event, CandidateScored) and event.split == "train":
-            c = event.candidate
-            self.rows[c.id] = Row(c.id, c.text, c.step, event.score, event.examples)
+            c = event.candidate  # shown on a terminal or in a log: filtered for secrets
+            self.rows[c.id] = Row(c.id, redact(c.text), c.step, event.score, event.examples)
         elif isinstance(event, StepDone):
             self.elapsed_s = event.record.elapsed_s or 0.0
             self.usage = event.usage
         elif isinstance(event, BudgetStop):
-            self.note = f"budget: {event.reason}"
+            self.note = f"budget: {redact(event.reason)}"
 
     def top(self, n: int = TOP_ROWS) -> list[Row]:
         order = {cid: i for i, cid in enumerate(self.rows)}

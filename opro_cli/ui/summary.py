@@ -9,6 +9,7 @@ from rich.text import Text
 
 from opro_cli.formatting import EMPTY_INSTRUCTION, interval, pct, signed_points, usd
 from opro_cli.rundir import SPLITS, Summary
+from opro_cli.secrets import redact
 
 
 def render_summary(summary: Summary) -> RenderableType:
@@ -19,11 +20,11 @@ def render_summary(summary: Summary) -> RenderableType:
         table.add_column(split, justify="right")
     table.add_row("best prompt", *(pct(best.score(s)) for s in SPLITS))
     table.add_row("seed prompt", *(pct(seed.score(s)) for s in SPLITS))
-    reason = f" ({summary.reason})" if summary.reason else ""
+    reason = f" ({redact(summary.reason)})" if summary.reason else ""
     lines: list[RenderableType] = [
         Text(f"status: {summary.status}{reason}"),
         Text("best prompt:", style="bold"),
-        Text(best.text or EMPTY_INSTRUCTION),
+        Text(redact(best.text) or EMPTY_INSTRUCTION),
         Text(""),
         table,
     ]
