@@ -8,7 +8,6 @@ from typer.testing import CliRunner
 
 from opro_cli.cli import app
 from opro_cli.errors import BadRequestError
-from opro_cli.models import fake
 from opro_cli.secrets import redact, secret_names
 
 PLANTED = "sk-planted-0123456789abcdefXYZ"
@@ -22,7 +21,9 @@ def test_redact_masks_environment_secrets_and_key_shapes() -> None:
     assert secret_names(env) == ["OPENAI_API_KEY"]
 
 
-def test_a_planted_key_lands_nowhere(parity_project, tmp_path: Path, monkeypatch) -> None:
+def test_a_planted_key_lands_nowhere(
+    parity_project, test_models, tmp_path: Path, monkeypatch
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", PLANTED)
     monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-planted-998877")
 
@@ -31,8 +32,8 @@ def test_a_planted_key_lands_nowhere(parity_project, tmp_path: Path, monkeypatch
             raise BadRequestError(f"bad key {PLANTED}")
         return f"odd, and my key is {PLANTED} tok-planted-998877"
 
-    fake.register_script("leaky", leaky)
-    spec = parity_project(scorer={"model": "fake/leaky"}, budget={"steps": 1})
+    test_models.add("leaky", leaky)
+    spec = parity_project(scorer={"model": "openai/leaky"}, budget={"steps": 1})
     runner = CliRunner()
     result = runner.invoke(app, ["run", str(spec)])
     assert result.exit_code == 0, result.output
@@ -64,7 +65,7 @@ def test_a_planted_key_lands_nowhere(parity_project, tmp_path: Path, monkeypatch
 
 @pytest.mark.parametrize("key", ["api_key", "Authorization_token"])
 def test_spec_refuses_secrets_in_extra(parity_project, key: str) -> None:
-    spec = parity_project(scorer={"model": "fake/parity", "extra": {key: "x"}})
+    spec = parity_project(scorer={"model": "openai/parity", "extra": {key: "x"}})
     result = CliRunner().invoke(app, ["validate", str(spec)])
     assert result.exit_code == 2
     assert "looks like a secret" in result.output
