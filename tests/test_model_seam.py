@@ -114,7 +114,7 @@ def test_doctor_finds_and_loads_the_local_model_without_litellm(tmp_path: Path) 
     assert run_opro("doctor", cwd=tmp_path) == "imported litellm: False exit: 0"
 
 
-def test_promptfoo_export_finds_the_gguf_file_without_litellm(
+def test_promptfoo_export_finds_the_gguf_file_and_report_reads_the_run_without_litellm(
     parity_project, tmp_path: Path
 ) -> None:
     scripts = {"smollm2-135m-instruct": fakes.parity_scorer, "proposer": fakes.proposer}
@@ -127,3 +127,5 @@ def test_promptfoo_export_finds_the_gguf_file_without_litellm(
     assert said == "imported litellm: False exit: 0"
     path = _gguf_path("smollm2-135m-instruct")
     assert f"llama-server -m {path} --port 8080" in out.read_text()
+    said = run_opro("report", "--runs-dir", str(run.parent), run.name, cwd=tmp_path)
+    assert said == "imported litellm: False exit: 0"
