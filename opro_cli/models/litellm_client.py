@@ -272,7 +272,7 @@ def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> flo
 
 
 def map_exception(exc: BaseException, model: str) -> ModelError:
-    """Turn any exception from litellm into one of ours, by class name and status code."""
+    """Turn any exception litellm raises into one of ours, by class name and status code."""
     original = _our_error_inside(exc)
     if isinstance(original, ModelError):
         return original
