@@ -5,8 +5,9 @@
     python bench/bench_report.py --repeat 3       # fewer repetitions on a busy machine
 
 Run from the repository root, with the package installed (``pip install -e .``). No network, no
-API key: the runs are written by the real optimizer with the deterministic fake models of the
-test suite (``tests/fakes.py``), then copied to 100 folders with distinct names and start times.
+API key: the runs are written by the real optimizer with the test suite's scripted client
+(``tests/scripted_client.py``) answering with its parity scorer (``tests/fakes.py``) and the
+optimizer below, then copied to 100 folders with distinct names and start times.
 
 Three template runs, so the listing has what real ones have:
 
@@ -54,7 +55,7 @@ WORDS = ("carefully", "label", "one word", "parity", "briefly", "the item", "ple
 
 
 def varied_proposer(messages: list[dict[str, str]], params: dict[str, Any]) -> str:
-    """A fake optimizer whose every proposal is new (the test suite's proposer repeats six), so
+    """A scripted optimizer whose every proposal is new (the test suite's proposer repeats six), so
     a run has as many candidates as a real one; how many magic words a proposal holds, and so its
     score, depends on the call's seed."""
     seed = int(params.get("seed") or 0)
@@ -76,8 +77,8 @@ def spec_yaml(name: str, seed: int, steps: int, per_step: int) -> dict[str, Any]
             "seed": 3,
         },
         "metric": "exact_match",
-        "scorer": {"model": "fake/parity", "max_tokens": 4},
-        "optimizer": {"model": "fake/varied", "candidates_per_step": per_step, "exemplars": 2},
+        "scorer": {"model": "openai/parity", "max_tokens": 4},
+        "optimizer": {"model": "openai/varied", "candidates_per_step": per_step, "exemplars": 2},
         "budget": {"steps": steps},
         "concurrency": 8,
         "seed": seed,
@@ -85,20 +86,14 @@ def spec_yaml(name: str, seed: int, steps: int, per_step: int) -> dict[str, Any]
 
 
 def build_templates(folder: Path) -> list[Path]:
-    """The three template runs, written by the real optimizer with the fake models."""
+    """The three template runs, written by the real optimizer with scripted models."""
     sys.path.insert(0, str(ROOT / "tests"))
     import yaml
     from fakes import parity_rows, parity_scorer
+    from scripted_client import ScriptedClient
 
     from opro_cli.app import execute, prepare
-    from opro_cli.models import fake
-    from opro_cli.models.litellm_client import LiteLLMClient
 
-    async def no_sleep(delay: float) -> None:
-        return None
-
-    fake.register_script("parity", parity_scorer)
-    fake.register_script("varied", varied_proposer)
     (folder / "data.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in parity_rows(80)), encoding="utf-8"
     )
@@ -106,7 +101,7 @@ def build_templates(folder: Path) -> list[Path]:
     for name, seed, steps, per_step in (("parity", 11, 10, 8), ("parity-small", 2, 4, 4)):
         spec = folder / f"{name}.yaml"
         spec.write_text(yaml.safe_dump(spec_yaml(name, seed, steps, per_step), sort_keys=False))
-        client = LiteLLMClient(8, sleep=no_sleep)
+        client = ScriptedClient({"parity": parity_scorer, "varied": varied_proposer})
         made.append(execute(prepare(spec), runs_dir=folder / "templates", client=client).run_dir)
     cut = made[0].with_name(made[0].name.replace("-parity", "-parity-cut"))
     shutil.copytree(made[0], cut)

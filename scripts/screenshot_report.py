@@ -3,10 +3,10 @@
     python scripts/screenshot_report.py REPORT.html OUT.png      # screenshot a report you made
     python scripts/screenshot_report.py --demo docs/report-screenshot.png
 
-``--demo`` makes three runs with the deterministic fake models of the test suite (two finished,
-one marked interrupted part-way), renders their report and screenshots it: this is how
-docs/report-screenshot.png is made. It needs the test extras (``pip install -e ".[test]"``) and
-is run from the repository root.
+``--demo`` makes three runs with the test suite's scripted models (``ScriptedClient`` answering
+with the scripts of ``tests/fakes.py``; two finished, one marked interrupted part-way), renders
+their report and screenshots it: this is how docs/report-screenshot.png is made. It needs the
+test extras (``pip install -e ".[test]"``) and is run from the repository root.
 
 Chromium: the Debian package ``chromium`` (``apt-get install chromium``), or ``--chromium PATH``.
 It runs with a fresh profile, no sandbox, no GPU and no background networking; the page itself
@@ -141,22 +141,17 @@ def check_charts(png: Path, runs: int, minimum: int = 150) -> dict[str, int]:
 
 
 def make_demo(folder: Path) -> Path:
-    """Three runs with the fake models; the last one cut short and marked interrupted."""
+    """Three runs with the scripted models; the last one cut short and marked interrupted."""
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root / "tests"))
     import yaml
     from conftest import parity_spec, write_jsonl
     from fakes import SCRIPTS, parity_rows
+    from scripted_client import ScriptedClient
 
     from opro_cli.app import execute, prepare
-    from opro_cli.models import fake
-    from opro_cli.models.litellm_client import LiteLLMClient
 
-    async def no_sleep(delay: float) -> None:
-        return None
-
-    for name, script in SCRIPTS.items():
-        fake.register_script(name, script)
+    models = {"scorer": {"model": "scripted/parity"}, "optimizer": {"model": "scripted/proposer"}}
     write_jsonl(folder / "data.jsonl", parity_rows(40))
     runs = folder / "runs"
     variants = [
@@ -167,8 +162,8 @@ def make_demo(folder: Path) -> Path:
     last = None
     for variant in variants:
         spec = folder / f"{variant['name']}.yaml"
-        spec.write_text(yaml.safe_dump(parity_spec(**variant), sort_keys=False))
-        last = execute(prepare(spec), runs_dir=runs, client=LiteLLMClient(4, sleep=no_sleep))
+        spec.write_text(yaml.safe_dump(parity_spec(**models, **variant), sort_keys=False))
+        last = execute(prepare(spec), runs_dir=runs, client=ScriptedClient(SCRIPTS))
     assert last is not None
     interrupt(last.run_dir, keep_steps=4)
     return runs

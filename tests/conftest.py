@@ -1,17 +1,29 @@
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import fakes
 import pytest
 import yaml
+from openai_server import OpenAIServer, scripted
+from scripted_client import Script, ScriptedClient
 
-from opro_cli.models import fake
-
-for _name, _script in fakes.SCRIPTS.items():
-    fake.register_script(_name, _script)
+# What the test models' calls send as OpenAI key: the server ignores it. Key-shaped, and unlike
+# any text a test compares, so the secret filter masking it changes no expected output.
+LOOPBACK_KEY = "sk-loopback-not-a-key-7c41"
+ENVIRONMENT = (
+    "OPENAI_API_KEY",
+    "OPENAI_API_BASE",
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "GITHUB_STEP_SUMMARY",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -19,8 +31,46 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test works in its own folder, with its own cache, and no real provider keys."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OPRO_CACHE_DIR", str(tmp_path / "cache"))
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GITHUB_STEP_SUMMARY"):
+    for name in ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def model_server() -> Iterator[OpenAIServer]:
+    """One loopback OpenAI-compatible server for the whole session (see ``test_models``)."""
+    with OpenAIServer() as server:
+        yield server
+
+
+@dataclass(frozen=True)
+class ScriptedModels:
+    """The test models of one test: ``scripts`` by name (``fakes.SCRIPTS`` and what the test
+    adds), answered both by ``client()`` and by the loopback server, where a spec names them
+    ``openai/<name>``."""
+
+    scripts: dict[str, Script]
+    server: OpenAIServer
+
+    def add(self, name: str, script: Script) -> None:
+        self.scripts[name] = script
+
+    def client(self) -> ScriptedClient:
+        return ScriptedClient(self.scripts)
+
+
+@pytest.fixture
+def test_models(
+    model_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ScriptedModels]:
+    """The test models. litellm sends every ``openai/`` call to the loopback server
+    (``OPENAI_API_BASE``, inherited by child processes), so ``opro run`` needs no other setup."""
+    scripts = dict(fakes.SCRIPTS)
+    model_server.responder = functools.partial(scripted, scripts)
+    monkeypatch.setenv("OPENAI_API_BASE", model_server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", LOOPBACK_KEY)
+    yield ScriptedModels(scripts, model_server)
+    model_server.responder = None
+    model_server.requests.clear()
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -42,8 +92,8 @@ def parity_spec(**overrides: Any) -> dict[str, Any]:
             "seed": 3,
         },
         "metric": "exact_match",
-        "scorer": {"model": "fake/parity", "max_tokens": 4},
-        "optimizer": {"model": "fake/proposer", "candidates_per_step": 3, "exemplars": 2},
+        "scorer": {"model": "openai/parity", "max_tokens": 4},
+        "optimizer": {"model": "openai/proposer", "candidates_per_step": 3, "exemplars": 2},
         "budget": {"steps": 3},
         "concurrency": 4,
         "seed": 11,
@@ -57,8 +107,9 @@ def parity_spec(**overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def parity_project(tmp_path: Path):
-    """Write the parity dataset and a spec; returns a function(**overrides) -> spec path."""
+def parity_project(tmp_path: Path, test_models: ScriptedModels):
+    """Write the parity dataset and a spec whose models are the test models (``test_models``);
+    returns a function(**overrides) -> spec path."""
     write_jsonl(tmp_path / "data.jsonl", fakes.parity_rows(40))
 
     def make(**overrides: Any) -> Path:

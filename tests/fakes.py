@@ -1,4 +1,6 @@
-"""Deterministic fake models for tests, used through the litellm provider ``fake/<name>``.
+"""Deterministic scripts for the test models, by name. ``conftest.test_models`` serves them
+through ``ScriptedClient`` (core tests) and through the loopback OpenAI-compatible server (CLI
+runs, in this process or a child), where a spec names them as ``openai/<name>``.
 
 The scorer answers "even"/"odd" for inputs like "item 7". How often it is right depends on how
 many magic words the instruction holds, so better instructions really score higher:
@@ -43,9 +45,6 @@ def echo(messages: list[dict[str, str]], params: dict[str, Any]) -> str:
     return messages[-1]["content"]
 
 
-SCRIPTS = {"parity": parity_scorer, "proposer": proposer, "echo": echo}
-
-
 def parity_rows(n: int) -> list[dict[str, str]]:
     return [
         {"id": f"e{i:03d}", "text": f"item {i}", "label": "even" if i % 2 == 0 else "odd"}
@@ -59,6 +58,14 @@ def slow_parity_scorer(messages: list[dict[str, str]], params: dict[str, Any]) -
 
     time.sleep(0.01)
     return parity_scorer(messages, params)
+
+
+SCRIPTS = {
+    "parity": parity_scorer,
+    "proposer": proposer,
+    "echo": echo,
+    "slow-parity": slow_parity_scorer,
+}
 
 
 class RecordedSleep:

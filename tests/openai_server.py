@@ -11,8 +11,10 @@ queue; once the queue is empty, ``server.responder(request)`` decides (when set)
 and the server tracks how many requests were in flight at once. It listens on 127.0.0.1, port 0,
 in a background thread.
 
-``FaultPlan`` is a responder that answers like the fake models of ``fakes.py`` and injects
-faults (429, 500, dropped connections, timeouts, malformed JSON) into a seeded fraction of calls.
+``scripted`` answers with the scripts of ``fakes.py`` by model name (the test models of
+``conftest.test_models``, for CLI runs in this process or in a child process); ``FaultPlan``
+does the same and injects faults (429, 500, dropped connections, timeouts, malformed JSON) into
+a seeded fraction of calls.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import socket
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -139,8 +142,10 @@ Responder = Callable[[RecordedRequest], Behaviour]
 
 
 def scripted(scripts: Mapping[str, Script], request: RecordedRequest) -> Behaviour:
-    """Answer as ``scripts[model](messages, params)`` would (the fake models' scripts of
-    ``fakes.py``), with the prompt's word count as its tokens; an unknown model gets a 404."""
+    """Answer as ``scripts[model](messages, params)`` would (the scripts of ``fakes.py``), with
+    the prompt's word count as its tokens; an unknown model gets a 404. A script that raises one
+    of opro's model errors gets the answer that makes the client raise that error again
+    (``failure``)."""
     body = request.body if isinstance(request.body, dict) else {}
     model = str(body.get("model", ""))
     if model not in scripts:
@@ -148,7 +153,36 @@ def scripted(scripts: Mapping[str, Script], request: RecordedRequest) -> Behavio
     messages = list(body.get("messages") or [])
     params = {k: body[k] for k in ("temperature", "max_tokens", "seed", "stop") if k in body}
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
-    return ok(scripts[model](messages, params), prompt_tokens=prompt_tokens)
+    try:
+        text = scripts[model](messages, params)
+    except Exception as exc:  # a script's way to make the call fail
+        return failure(exc)
+    return ok(text, prompt_tokens=prompt_tokens)
+
+
+def failure(error: Exception) -> Behaviour:
+    """The HTTP answer that an OpenAI-compatible provider gives for ``error``, one of
+    ``opro_cli.errors``' model errors (matched by class name, to keep this module stdlib-only):
+    litellm and opro's client map it back to the same class. Any other exception is a bug in
+    the script: a 500 that names it."""
+    names = {cls.__name__ for cls in type(error).__mro__}
+    message = str(error)
+    if "AuthenticationError" in names:
+        return status(401, error_body(message, "invalid_request_error", "invalid_api_key"))
+    if "ModelNotFoundError" in names:
+        return status(404, error_body(message, "invalid_request_error", "model_not_found"))
+    if "ContextLengthError" in names:
+        body = error_body(message, "invalid_request_error", "context_length_exceeded", "messages")
+        return status(400, body)
+    if "QuotaExceededError" in names:
+        return status(429, error_body(message, "insufficient_quota", "insufficient_quota"))
+    if "RateLimitError" in names:
+        return status(429, error_body(message, "requests", "rate_limit_exceeded"))
+    if "BadRequestError" in names:
+        return status(400, error_body(message, "invalid_request_error", None))
+    if "ServerError" in names:
+        return status(500, error_body(message, "server_error", None))
+    return status(500, error_body(f"the script raised {error!r}", "server_error", None))
 
 
 class FaultPlan:
@@ -205,7 +239,7 @@ class OpenAIServer:
         self._in_flight = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- script ---------------------------------------------------------------------------
@@ -238,7 +272,7 @@ class OpenAIServer:
         if self._httpd is not None:
             return self
         self._stopping.clear()
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        httpd = _Server(("127.0.0.1", 0), _make_handler(self))
         httpd.daemon_threads = True
         self._httpd = httpd
         self._thread = threading.Thread(
@@ -280,6 +314,17 @@ class OpenAIServer:
             self._in_flight -= 1
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 resets connections in a burst of concurrent calls
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (a cancelled call, a killed process) is no error of ours:
+        stay quiet, or the traceback lands in the output of a CLI run in this process."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 def _completion_json(behaviour: Behaviour, model: str) -> dict[str, Any]:
     completion_tokens = (
         behaviour.completion_tokens
@@ -309,7 +354,8 @@ def _completion_json(behaviour: Behaviour, model: str) -> dict[str, Any]:
 
 def _make_handler(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+        protocol_version = "HTTP/1.1"  # keep-alive
+        disable_nagle_algorithm = True  # else each answer waits ~40 ms for a delayed ACK
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass  # keep test output quiet

@@ -435,6 +435,7 @@ def test_the_corpus_is_big_and_every_case_is_distinct() -> None:
     assert len({case.id for case in CASES}) == len(CASES)
 
 
+@pytest.mark.usefixtures("test_models")  # cases that fail mid-run call the test models
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_bad_input_exits_2_with_a_short_message_and_no_finished_run(
     case: Case, tmp_path: Path

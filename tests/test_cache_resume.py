@@ -20,17 +20,15 @@ from opro_cli.app import execute, prepare, prepare_resume
 from opro_cli.cache import ResponseCache, cache_key, is_cacheable
 from opro_cli.cli import app
 from opro_cli.errors import RunDirError
-from opro_cli.models import fake
 from opro_cli.models.base import CallParams, Completion
 from opro_cli.models.cached import CachedClient
-from opro_cli.models.litellm_client import LiteLLMClient
 from opro_cli.rundir import Summary
 
 VOLATILE = ("run_dir", "duration_s")
 
 
 class Counter:
-    """Counts the calls that reach the fake models."""
+    """Counts the calls that reach the test models."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -46,27 +44,23 @@ class Counter:
 
 
 @pytest.fixture
-def counted(parity_project) -> tuple[Counter, Any]:
+def counted(parity_project, test_models) -> tuple[Counter, Any]:
     counter = Counter()
-    fake.register_script("counted-parity", counter.wrap(fakes.parity_scorer))
-    fake.register_script("counted-proposer", counter.wrap(fakes.proposer))
+    test_models.add("counted-parity", counter.wrap(fakes.parity_scorer))
+    test_models.add("counted-proposer", counter.wrap(fakes.proposer))
 
     def make(**overrides: Any) -> Path:
         return parity_project(
-            scorer={"model": "fake/counted-parity"},
-            optimizer={"model": "fake/counted-proposer"},
+            scorer={"model": "openai/counted-parity"},
+            optimizer={"model": "openai/counted-proposer"},
             **overrides,
         )
 
     return counter, make
 
 
-async def no_sleep(delay: float) -> None:
-    return None
-
-
-def cached_client(tmp_path: Path) -> CachedClient:
-    return CachedClient(LiteLLMClient(4, sleep=no_sleep), ResponseCache(tmp_path / "cache"))
+def cached_client(test_models, tmp_path: Path) -> CachedClient:
+    return CachedClient(test_models.client(), ResponseCache(tmp_path / "cache"))
 
 
 def stable(summary: Summary | dict[str, Any]) -> dict[str, Any]:
@@ -89,13 +83,19 @@ def test_cache_key_depends_on_everything_that_decides_the_answer() -> None:
     assert is_cacheable(CallParams(model="m", temperature=1.0, seed=3))
 
 
-def test_identical_rerun_makes_zero_calls_and_reproduces_the_result(counted, tmp_path) -> None:
+def test_identical_rerun_makes_zero_calls_and_reproduces_the_result(
+    counted, test_models, tmp_path
+) -> None:
     counter, make = counted
     spec = make()
-    first = execute(prepare(spec), runs_dir=tmp_path / "runs", client=cached_client(tmp_path))
+    first = execute(
+        prepare(spec), runs_dir=tmp_path / "runs", client=cached_client(test_models, tmp_path)
+    )
     made = counter.calls
     assert made == first.summary.usage.calls == 169
-    second = execute(prepare(spec), runs_dir=tmp_path / "runs", client=cached_client(tmp_path))
+    second = execute(
+        prepare(spec), runs_dir=tmp_path / "runs", client=cached_client(test_models, tmp_path)
+    )
     assert counter.calls == made  # not one more call
     assert second.summary.usage.calls == 0
     assert second.summary.usage.cache_hits == 169
@@ -104,7 +104,7 @@ def test_identical_rerun_makes_zero_calls_and_reproduces_the_result(counted, tmp
     assert second.summary.improvement == first.summary.improvement
 
 
-def test_errors_are_never_cached(parity_project, tmp_path: Path) -> None:
+def test_errors_are_never_cached(parity_project, test_models, tmp_path: Path) -> None:
     from opro_cli.errors import BadRequestError
 
     state = {"fail": True}
@@ -115,9 +115,9 @@ def test_errors_are_never_cached(parity_project, tmp_path: Path) -> None:
             raise BadRequestError("flaky")
         return "even"
 
-    fake.register_script("sometimes", sometimes)
-    spec = parity_project(scorer={"model": "fake/sometimes"}, budget={"steps": 0})
-    client = cached_client(tmp_path)
+    test_models.add("sometimes", sometimes)
+    spec = parity_project(scorer={"model": "openai/sometimes"}, budget={"steps": 0})
+    client = cached_client(test_models, tmp_path)
     first = execute(prepare(spec), runs_dir=tmp_path / "runs", client=client)
     failed = first.summary.usage.failed_calls
     assert failed == first.summary.usage.calls // 2 > 0
@@ -173,12 +173,12 @@ def crash_at(run: Path, keep_evaluations: int) -> None:
 
 
 @pytest.mark.parametrize("keep", [0, 7, 60, 130, 159])
-def test_resume_after_a_crash_ends_like_an_uninterrupted_run(counted, tmp_path, keep) -> None:
+def test_resume_after_a_crash_ends_like_an_uninterrupted_run(
+    counted, test_models, tmp_path, keep
+) -> None:
     counter, make = counted
     spec = make()
-    uninterrupted = execute(
-        prepare(spec), runs_dir=tmp_path / "runs", client=LiteLLMClient(4, sleep=no_sleep)
-    )
+    uninterrupted = execute(prepare(spec), runs_dir=tmp_path / "runs", client=test_models.client())
     run = uninterrupted.run_dir
     evaluations_before = (run / "evaluations.jsonl").read_text().splitlines()
     crash_at(run, keep)
@@ -186,9 +186,7 @@ def test_resume_after_a_crash_ends_like_an_uninterrupted_run(counted, tmp_path, 
     counter.calls = 0
     prepared, prior = prepare_resume(run)
     assert len(prior.evaluations) == keep
-    resumed = execute(
-        prepared, resume_dir=run, prior=prior, client=LiteLLMClient(4, sleep=no_sleep)
-    )
+    resumed = execute(prepared, resume_dir=run, prior=prior, client=test_models.client())
     assert stable(resumed.summary) == stable(uninterrupted.summary)
     assert counter.calls == 169 - keep - len(prior.samples)
     evaluations_after = (run / "evaluations.jsonl").read_text().splitlines()
@@ -201,10 +199,12 @@ def test_resume_after_a_crash_ends_like_an_uninterrupted_run(counted, tmp_path, 
     assert len(manifest["resumed_at"]) == 1
 
 
-def test_resume_refuses_a_finished_run_and_a_changed_dataset(counted, tmp_path: Path) -> None:
+def test_resume_refuses_a_finished_run_and_a_changed_dataset(
+    counted, test_models, tmp_path: Path
+) -> None:
     counter, make = counted
     spec = make(budget={"steps": 0})
-    run = execute(prepare(spec), runs_dir=tmp_path / "runs", client=LiteLLMClient(4)).run_dir
+    run = execute(prepare(spec), runs_dir=tmp_path / "runs", client=test_models.client()).run_dir
     with pytest.raises(RunDirError, match="already completed"):
         prepare_resume(run)
     crash_at(run, 3)
@@ -214,9 +214,9 @@ def test_resume_refuses_a_finished_run_and_a_changed_dataset(counted, tmp_path: 
         prepare_resume(run)
 
 
-def test_resume_command_via_cli(counted, tmp_path: Path) -> None:
+def test_resume_command_via_cli(counted, test_models, tmp_path: Path) -> None:
     counter, make = counted
-    run = execute(prepare(make()), runs_dir=tmp_path / "runs", client=LiteLLMClient(4)).run_dir
+    run = execute(prepare(make()), runs_dir=tmp_path / "runs", client=test_models.client()).run_dir
     crash_at(run, 50)
     result = CliRunner().invoke(app, ["resume", str(run), "--quiet", "--no-cache"])
     assert result.exit_code == 0, result.output
@@ -225,25 +225,18 @@ def test_resume_command_via_cli(counted, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kill_after", [3, 40, 150])
-def test_sigkill_then_resume_gives_the_same_summary(tmp_path: Path, kill_after: int) -> None:
+def test_sigkill_then_resume_gives_the_same_summary(
+    test_models, tmp_path: Path, kill_after: int
+) -> None:
     """A real process killed with SIGKILL mid-run (after ``kill_after`` evaluation lines: in the
     seed step, in a middle step, near the end), then resumed from its directory."""
     rows = fakes.parity_rows(40)
     (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     from conftest import parity_spec
 
-    spec = parity_spec(
-        scorer={"model": "fake/fakes:slow_parity_scorer"},
-        optimizer={"model": "fake/fakes:proposer"},
-        concurrency=2,
-    )
+    spec = parity_spec(scorer={"model": "openai/slow-parity"}, concurrency=2)
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
-        ),
-    }
+    env = dict(os.environ)  # with the test models' OPENAI_API_BASE
     command = [sys.executable, "-m", "opro_cli", "run", "spec.yaml", "--quiet", "--no-cache"]
     process = subprocess.Popen(command, cwd=tmp_path, env=env)
     runs = tmp_path / "runs"
@@ -285,7 +278,7 @@ def test_sigkill_then_resume_gives_the_same_summary(tmp_path: Path, kill_after: 
 
 @pytest.mark.parametrize("presses", [1, 2])
 def test_ctrl_c_marks_the_run_interrupted_and_prints_the_resume_command(
-    tmp_path: Path, presses: int
+    test_models, tmp_path: Path, presses: int
 ) -> None:
     """One Ctrl-C finishes the lines in flight; a second one right after exits at once. Either
     way the run is marked interrupted, every line written is whole, and it resumes."""
@@ -293,13 +286,9 @@ def test_ctrl_c_marks_the_run_interrupted_and_prints_the_resume_command(
     (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     from conftest import parity_spec
 
-    spec = parity_spec(
-        scorer={"model": "fake/fakes:slow_parity_scorer"},
-        optimizer={"model": "fake/fakes:proposer"},
-        concurrency=2,
-    )
+    spec = parity_spec(scorer={"model": "openai/slow-parity"}, concurrency=2)
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    env = dict(os.environ)  # with the test models' OPENAI_API_BASE
     process = subprocess.Popen(
         [sys.executable, "-m", "opro_cli", "run", "spec.yaml", "--no-cache"],
         cwd=tmp_path,

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from opro_cli.cli import app
 
 runner = CliRunner()
+LOCAL = "local/smollm2-135m-instruct"
 
 
 def invoke(*args: str):
@@ -90,15 +91,16 @@ def test_gates_exit_1_with_the_reason(parity_project) -> None:
     assert invoke("run", str(parity_project()), "--quiet", "--fail-under", "0.9").exit_code == 0
 
 
-def test_provider_auth_error_exits_3_and_marks_run_failed(parity_project, tmp_path: Path) -> None:
+def test_provider_auth_error_exits_3_and_marks_run_failed(
+    parity_project, test_models, tmp_path: Path
+) -> None:
     from opro_cli.errors import AuthenticationError
-    from opro_cli.models import fake
 
     def denied(messages, params):
         raise AuthenticationError("invalid api key")
 
-    fake.register_script("denied-cli", denied)
-    result = invoke("run", str(parity_project(scorer={"model": "fake/denied-cli"})))
+    test_models.add("denied-cli", denied)
+    result = invoke("run", str(parity_project(scorer={"model": "openai/denied-cli"})))
     assert result.exit_code == 3
     assert "invalid api key" in result.output
     assert "marked failed" in result.output
@@ -199,12 +201,12 @@ def test_dry_run_says_unknown_for_a_model_without_a_price(parity_project) -> Non
 @pytest.mark.parametrize(
     ("models", "said"),
     [
-        ({}, "planned cost: $0 (in-process models)"),
+        ({"scorer": {"model": LOCAL}}, "planned cost: $0 (in-process models)"),
         ({"scorer": {"model": "ollama/llama3.1"}}, "planned cost: $0\n"),
     ],
 )
 def test_local_models_cost_nothing(parity_project, models, said: str) -> None:
-    spec = parity_project(**models, optimizer={"model": "fake/proposer"})
+    spec = parity_project(**models, optimizer={"model": LOCAL})
     result = invoke("run", str(spec), "--dry-run")
     assert result.exit_code == 0, result.output
     assert said in result.output

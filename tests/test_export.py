@@ -2,24 +2,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import fakes
 import pytest
 import yaml
+from scripted_client import ScriptedClient
 from typer.testing import CliRunner
 
 from opro_cli.app import execute, prepare
 from opro_cli.cli import app
 from opro_cli.export import promptfoo_provider
-from opro_cli.models.litellm_client import LiteLLMClient
 from opro_cli.spec import ScorerSpec
 
 runner = CliRunner()
 WINNER = "Label the parity carefully in one word."
 
 
-def finished_run(parity_project, tmp_path: Path) -> Path:
+def finished_run(parity_project, tmp_path: Path, **overrides: Any) -> Path:
     return execute(
-        prepare(parity_project()), runs_dir=tmp_path / "runs", client=LiteLLMClient(4)
+        prepare(parity_project(**overrides)),
+        runs_dir=tmp_path / "runs",
+        client=ScriptedClient(fakes.SCRIPTS),
     ).run_dir
 
 
@@ -30,23 +34,25 @@ def test_txt_json_yaml(parity_project, tmp_path: Path) -> None:
     assert record["prompt"] == WINNER
     assert record["scores"] == {"train": 1.0, "val": 1.0, "test": 1.0}
     assert record["seed_prompt"]["text"] == "Answer."
-    assert record["provenance"]["scorer"] == "fake/parity"
+    assert record["provenance"]["scorer"] == "openai/parity"
     assert len(record["provenance"]["dataset_sha256"]) == 64
     as_yaml = yaml.safe_load(runner.invoke(app, ["export", str(run), "-f", "yaml"]).output)
     assert as_yaml == record
 
 
 def test_promptfoo_config_has_the_test_split_as_tests(parity_project, tmp_path: Path) -> None:
-    run = finished_run(parity_project, tmp_path)
+    run = finished_run(parity_project, tmp_path, scorer={"model": "scripted/parity"})
     out = tmp_path / "promptfooconfig.yaml"
     result = runner.invoke(app, ["export", str(run), "-f", "promptfoo", "-o", str(out)])
     assert result.exit_code == 0, result.output
     text = out.read_text()
-    # promptfoo has no fake/ provider: the config says so at the top, in a YAML comment
-    assert text.startswith("# opro does not know promptfoo's name for the provider of fake/parity")
+    # promptfoo has no scripted/ provider: the config says so at the top, in a YAML comment
+    assert text.startswith(
+        "# opro does not know promptfoo's name for the provider of scripted/parity"
+    )
     config = yaml.safe_load(text)
     assert config["providers"] == [
-        {"id": "fake/parity", "config": {"temperature": 0.0, "max_tokens": 4}}
+        {"id": "scripted/parity", "config": {"temperature": 0.0, "max_tokens": 4}}
     ]
     assert config["prompts"][0]["raw"] == WINNER + "\n{{input}}"
     assert len(config["tests"]) == 10

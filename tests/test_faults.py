@@ -1,9 +1,9 @@
 """A whole ``opro run`` against an OpenAI-compatible server on 127.0.0.1 that misbehaves.
 
-The server answers like the fake models (``fakes.parity_scorer`` and ``fakes.proposer``), so a
-run through it must end exactly as the same run on ``fake/`` models does, whatever faults it
-injects on the way. Backoff sleeps are recorded, never slept; only the injected timeouts wait
-(for ``timeout_s``, one second).
+The server answers like the test models (``fakes.parity_scorer`` and ``fakes.proposer``), so a
+run through it must end exactly as the same run on the test models (``conftest.test_models``)
+does, whatever faults it injects on the way. Backoff sleeps are recorded, never slept; only the
+injected timeouts wait (for ``timeout_s``, one second).
 """
 
 from __future__ import annotations
@@ -147,8 +147,8 @@ def test_a_run_through_faults_completes_with_one_evaluation_each_and_counts_retr
     assert len(sleeps.delays) == retries
     assert sleeps.delays.count(RETRY_AFTER_S) == plan.injected["429"]  # retry-after honoured
 
-    # the faults changed nothing: the same run on the fake models ends the same way
-    clean = parity_project(scorer={"model": "fake/parity"}, optimizer={"model": "fake/proposer"})
+    # the faults changed nothing: the same run on the test models ends the same way
+    clean = parity_project()
     _, expected = run_cli(clean, tmp_path / "clean-runs")
     for field in ("best", "best_seed", "seeds", "improvement", "candidates", "steps_completed"):
         assert summary[field] == expected[field], field
@@ -186,7 +186,7 @@ def test_a_call_that_always_fails_records_its_retries(
 def test_a_run_records_its_planned_cost_beside_what_it_spent(
     parity_project, server: OpenAIServer, tmp_path: Path
 ) -> None:
-    # model names litellm has prices for, answered by the fake models' scripts
+    # model names litellm has prices for, answered by the test models' scripts
     server.responder = functools.partial(
         scripted, {"gpt-4o-mini": fakes.parity_scorer, "gpt-4o": fakes.proposer}
     )

@@ -158,7 +158,6 @@ def test_estimate_cost_prices_known_models_only() -> None:
 
     assert estimate_cost("openai/gpt-4o-mini", 1000, 500) == pytest.approx(expected)
     assert estimate_cost("openai/test-model", 1000, 500) is None  # unknown, never zero
-    assert estimate_cost("fake/parity", 1000, 500) == 0.0
     assert estimate_cost("local/smollm2-135m-instruct", 1000, 500) == 0.0
 
 

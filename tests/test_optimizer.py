@@ -1,4 +1,4 @@
-"""The whole loop with the fake models, through the real litellm client and run store."""
+"""The whole loop with the scripted test models (``ScriptedClient``) and the real run store."""
 
 from __future__ import annotations
 
@@ -6,20 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import fakes
 import pytest
+from scripted_client import Script, ScriptedClient
 
 from opro_cli.app import execute, prepare
 from opro_cli.errors import AuthenticationError, BadRequestError, MetricError
-from opro_cli.models import fake
-from opro_cli.models.litellm_client import LiteLLMClient
 
 
-async def no_sleep(delay: float) -> None:
-    return None
-
-
-def client() -> LiteLLMClient:
-    return LiteLLMClient(4, sleep=no_sleep)
+def client(**scripts: Script) -> ScriptedClient:
+    return ScriptedClient({**fakes.SCRIPTS, **scripts})
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
@@ -92,7 +88,7 @@ def test_run_directory_and_winner_are_exact_for_a_fixed_seed(
 
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "completed"
-    assert manifest["models"] == {"scorer": "fake/parity", "optimizer": "fake/proposer"}
+    assert manifest["models"] == {"scorer": "openai/parity", "optimizer": "openai/proposer"}
     assert manifest["dataset"]["sizes"] == {"train": 20, "val": 10, "test": 10}
     assert manifest["litellm_version"] == "1.106.2"
     assert manifest["ended_at"] is not None
@@ -125,9 +121,8 @@ def test_per_example_errors_are_recorded_not_fatal(parity_project, tmp_path: Pat
             raise BadRequestError("this example is too odd")
         return "odd"
 
-    fake.register_script("flaky", flaky)
-    spec = parity_project(scorer={"model": "fake/flaky"}, budget={"steps": 1})
-    run = execute(prepare(spec), runs_dir=tmp_path / "runs", client=client()).run_dir
+    spec = parity_project(scorer={"model": "openai/flaky"}, budget={"steps": 1})
+    run = execute(prepare(spec), runs_dir=tmp_path / "runs", client=client(flaky=flaky)).run_dir
     failed = [e for e in lines(run / "evaluations.jsonl") if e["error"]]
     assert failed
     assert all(e["example_id"] == "e007" and e["score"] == 0.0 for e in failed)
@@ -139,10 +134,9 @@ def test_systemic_error_stops_the_run_and_marks_it_failed(parity_project, tmp_pa
     def denied(messages: list[dict[str, str]], params: dict[str, Any]) -> str:
         raise AuthenticationError("invalid api key")
 
-    fake.register_script("denied", denied)
-    spec = parity_project(scorer={"model": "fake/denied"})
+    spec = parity_project(scorer={"model": "openai/denied"})
     with pytest.raises(AuthenticationError):
-        execute(prepare(spec), runs_dir=tmp_path / "runs", client=client())
+        execute(prepare(spec), runs_dir=tmp_path / "runs", client=client(denied=denied))
     (run,) = (tmp_path / "runs").iterdir()
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "failed"

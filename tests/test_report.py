@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import fakes
 import pytest
+from scripted_client import Script, ScriptedClient
 from typer.testing import CliRunner
 
 from opro_cli.app import execute, prepare
 from opro_cli.cli import app
 from opro_cli.cli.arguments import parse_since, parse_statuses, resolve_run
 from opro_cli.errors import AuthenticationError, RunDirError, UsageError
-from opro_cli.models import fake
-from opro_cli.models.litellm_client import LiteLLMClient
 from opro_cli.report.collect import collect_report
 from opro_cli.report.compare import changes_on_test, step_curve, word_diff
 from opro_cli.report.reader import (
@@ -29,14 +30,12 @@ from opro_cli.report.reader import (
 runner = CliRunner()
 
 
-async def no_sleep(delay: float) -> None:
-    return None
-
-
-def make_run(parity_project, tmp_path: Path, **overrides: Any) -> Path:
-    """A real run directory written by the optimizer with the deterministic fake models."""
+def make_run(
+    parity_project, tmp_path: Path, *, scripts: Mapping[str, Script] | None = None, **overrides: Any
+) -> Path:
+    """A real run directory written by the optimizer with the scripted test models."""
     spec = parity_project(**overrides)
-    client = LiteLLMClient(4, sleep=no_sleep)
+    client = ScriptedClient({**fakes.SCRIPTS, **(scripts or {})})
     return execute(prepare(spec), runs_dir=tmp_path / "runs", client=client).run_dir
 
 
@@ -73,7 +72,7 @@ def test_a_finished_run_reads_exactly_as_its_files_say(parity_project, tmp_path:
     (row,) = list_runs(tmp_path / "runs", diag)
     assert diag.warnings == [] and diag.notes == []
     assert (row.folder, row.name, row.status) == (run.name, "parity", "completed")
-    assert (row.scorer, row.optimizer) == ("fake/parity", "fake/proposer")
+    assert (row.scorer, row.optimizer) == ("openai/parity", "openai/proposer")
     assert row.started_at == datetime.fromisoformat(manifest["started_at"])
     assert (row.best.train, row.best.val, row.best.test) == (1.0, 1.0, 1.0)
     assert (row.seed.train, row.seed.val, row.seed.test) == (0.0, 0.0, 0.0)
@@ -159,9 +158,10 @@ def test_a_failed_run_without_steps_is_listed_with_its_reason(
     def denied(messages: list[dict[str, str]], params: dict[str, Any]) -> str:
         raise AuthenticationError("invalid api key")
 
-    fake.register_script("denied", denied)
     with pytest.raises(AuthenticationError):
-        make_run(parity_project, tmp_path, scorer={"model": "fake/denied"})
+        make_run(
+            parity_project, tmp_path, scripts={"denied": denied}, scorer={"model": "openai/denied"}
+        )
     (row,) = list_runs(tmp_path / "runs", Diagnostics())
     assert row.status == "failed"
     assert row.reason is not None and "invalid api key" in row.reason

@@ -60,8 +60,8 @@ def test_table_listing_shows_every_column_when_wide(two_runs, tmp_path: Path) ->
     assert "interrupted" in newest and " - " in newest
     assert older.split()[3:] == [
         "completed",
-        "fake/parity",
-        "fake/proposer",
+        "openai/parity",
+        "openai/proposer",
         "3",
         "100.0",
         "100.0",
@@ -206,8 +206,8 @@ def test_markdown_listing_renders_as_a_table_with_the_run_numbers(two_runs, tmp_
     assert table[2][0] == finished.name
     assert table[2][2:] == [
         "completed",
-        "fake/parity",
-        "fake/proposer",
+        "openai/parity",
+        "openai/proposer",
         "3",
         "100.0",
         "100.0",

@@ -21,7 +21,6 @@ from typer.testing import CliRunner
 
 from opro_cli.cli import app
 from opro_cli.errors import BadRequestError, SpecError
-from opro_cli.models import fake
 from opro_cli.secrets import (
     MASK,
     find_secret,
@@ -516,7 +515,9 @@ def test_a_credential_anywhere_else_in_the_spec_is_refused(tmp_path: Path, monke
 # End to end
 
 
-def test_a_planted_key_lands_nowhere(parity_project, tmp_path: Path, monkeypatch) -> None:
+def test_a_planted_key_lands_nowhere(
+    parity_project, test_models, tmp_path: Path, monkeypatch
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", PLANTED)
     monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-planted-998877")
 
@@ -525,8 +526,8 @@ def test_a_planted_key_lands_nowhere(parity_project, tmp_path: Path, monkeypatch
             raise BadRequestError(f"bad key {PLANTED}")
         return f"odd, and my key is {PLANTED} tok-planted-998877"
 
-    fake.register_script("leaky", leaky)
-    spec = parity_project(scorer={"model": "fake/leaky"}, budget={"steps": 1})
+    test_models.add("leaky", leaky)
+    spec = parity_project(scorer={"model": "openai/leaky"}, budget={"steps": 1})
     runner = CliRunner()
     result = runner.invoke(app, ["run", str(spec)])
     assert result.exit_code == 0, result.output
@@ -558,7 +559,7 @@ def test_a_planted_key_lands_nowhere(parity_project, tmp_path: Path, monkeypatch
 
 @pytest.mark.parametrize("key", ["api_key", "Authorization_token"])
 def test_spec_refuses_secrets_in_extra(parity_project, key: str) -> None:
-    spec = parity_project(scorer={"model": "fake/parity", "extra": {key: "x"}})
+    spec = parity_project(scorer={"model": "openai/parity", "extra": {key: "x"}})
     result = CliRunner().invoke(app, ["validate", str(spec)])
     assert result.exit_code == 2
     assert f"scorer.extra.{key}: looks like a secret" in result.output
@@ -570,6 +571,6 @@ def test_spec_accepts_litellm_options_that_merely_mention_tokens(parity_project)
         "input_cost_per_token": 1e-6,
         "output_cost_per_token": 2e-6,
     }
-    spec = parity_project(scorer={"model": "fake/parity", "extra": extra})
+    spec = parity_project(scorer={"model": "openai/parity", "extra": extra})
     result = CliRunner().invoke(app, ["validate", str(spec)])
     assert result.exit_code == 0, result.output

