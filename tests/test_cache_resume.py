@@ -224,6 +224,7 @@ def test_resume_command_via_cli(counted, test_models, tmp_path: Path) -> None:
     assert json.loads((run / "manifest.json").read_text())["status"] == "completed"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill_after", [3, 40, 150])
 def test_sigkill_then_resume_gives_the_same_summary(
     test_models, tmp_path: Path, kill_after: int
@@ -276,6 +277,7 @@ def test_sigkill_then_resume_gives_the_same_summary(
     assert stable(a) == stable(b)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("presses", [1, 2])
 def test_ctrl_c_marks_the_run_interrupted_and_prints_the_resume_command(
     test_models, tmp_path: Path, presses: int

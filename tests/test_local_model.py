@@ -25,6 +25,8 @@ REVIEW = (
     "The kettle broke after a week."
 )
 
+pytestmark = pytest.mark.slow
+
 
 def complete(content: str, **params: object):
     client = LiteLLMClient(1)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import fakes
+import pytest
 from scripted_client import ScriptedClient
 
 from opro_cli.app import execute, prepare
@@ -26,6 +27,8 @@ except SystemExit as exc:
     code = exc.code
 print("imported litellm:", "litellm" in sys.modules, "exit:", code)
 """
+
+pytestmark = pytest.mark.slow
 
 
 def module_name(path: Path) -> str:
