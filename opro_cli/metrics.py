@@ -524,18 +524,20 @@ def extract_json(text: str) -> Any:
     stripped = text.strip()
     try:
         return json.loads(stripped)
-    except ValueError:  # json.JSONDecodeError, and RecursionError's cousins for huge nesting
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
         pass
     for block in _FENCE_RE.finditer(text):
         try:
             return json.loads(block.group(1))
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
     for match in re.finditer(r"[\[{]", text):
         try:
             value, _ = decoder.raw_decode(text, match.start())
         except ValueError:
             continue
+        except RecursionError:
+            break  # so is every later start inside it: no answer nests this deep
         return value
     return _MISSING
 

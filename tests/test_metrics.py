@@ -733,7 +733,8 @@ def test_extract_json(text: str, expected: Any) -> None:
 
 def test_extract_json_without_json() -> None:
     score = json_metric()
-    for answer in ("Ada Lovelace, London", "{name: Ada}", "", "```json\n{oops}\n```"):
+    deep = "[" * 5000 + "]" * 5000  # deeper than json.loads recurses
+    for answer in ("Ada Lovelace, London", "{name: Ada}", "", "```json\n{oops}\n```", deep):
         assert score(answer, PERSON_TEXT, None) == 0.0
 
 

@@ -74,9 +74,29 @@ REVIEWS = Shown(
             "exemplar_copy",
         ),
         ("<INS>The language app makes", None, "exemplar_copy"),
+        (
+            "<INS>Classify the ticket as one of:\nbilling, technical or account.</INS>",
+            "Classify the ticket as one of:\nbilling, technical or account.",
+            "tagged",
+        ),
+        ("<INS>Improved prompt for sentiment:</INS>", None, "preamble"),
+        (
+            "<INS>Great reviews are positive; say positive or negative.</INS>",
+            "Great reviews are positive; say positive or negative.",
+            "tagged",
+        ),
+        ("<INS>Great!\nSay positive or negative.</INS>", "Say positive or negative.", "tagged"),
         # the first admissible tagged text wins; else the first reason it was refused
         ("<INS>negative</INS><INS>Label the review.</INS>", "Label the review.", "tagged"),
         ("<INS></INS><INS>positive</INS><INS>Sure:</INS>", None, "score_or_label"),
+        ("<INS>\n\n<INS>Label the review.\n", "Label the review.", "tagged"),
+        ("<INS>Sure:<INS>Label it.<INS>negative", "Label it.", "tagged"),
+        (
+            "<INS>The app crashes every time I try to upload a photo.\nA:\nnegative\n"
+            "<INS>The speaker is",
+            None,
+            "exemplar_copy",
+        ),
     ],
 )
 def test_parse_tagged_answers(output: str, instruction: str | None, status: str) -> None:

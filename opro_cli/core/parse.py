@@ -4,7 +4,8 @@
 
 - text between ``<INS>`` and ``</INS>`` (an unclosed tag runs to the end, a second ``<INS>`` ends
   the first) is the instruction: status ``tagged``. Leading preamble lines inside the tags are
-  dropped ("Here is the new instruction:"); the first tagged text that is an instruction wins.
+  dropped ("Here is the new instruction:"); the first tagged text that is an instruction wins,
+  unless an exemplar copy comes before it (the answer is reciting the prompt).
 - an answer without tags is ``untagged``. ``mode="strict"`` never admits it; ``"lenient"``
   admits its first line that is not a preamble.
 - never admitted, tagged or not: a preamble (``preamble``: "Here is ...", "Okay, ...", "Sure",
@@ -28,11 +29,9 @@ from typing import Literal
 from opro_cli.data import Example
 from opro_cli.spec import ParseMode
 
-__all__ = ["ParseMode", "ParseStatus", "Parsed", "Shown", "parse_instruction"]
-
 ParseStatus = Literal["tagged", "untagged", "preamble", "exemplar_copy", "score_or_label", "empty"]
 
-_TAGGED = re.compile(r"<INS>(.*?)(?:</INS>|<INS>|$)", re.IGNORECASE | re.DOTALL)
+_TAGGED = re.compile(r"<INS>(.*?)(?:</INS>|(?=<INS>)|$)", re.IGNORECASE | re.DOTALL)
 _TAG_DEBRIS = re.compile(r"</?\s*INS[A-Z]*\s*>?", re.IGNORECASE)  # </INS>, <INSPECTOR>, "<INSP"
 _LABEL = re.compile(
     r"^(?:(?:new|improved|better|revised|updated|final|my)\s+)?"
@@ -42,15 +41,15 @@ _LABEL = re.compile(
 _BULLET = re.compile(r"^(?:[-*•>]|\d+[.)])\s+")
 _QUOTES = "\"'`“”‘’"
 _PREAMBLE_START = re.compile(
-    r"^(?:here\s+(?:is|are)\b|here'?s\b|sure\b|okay\b|ok\b|certainly\b|of\s+course\b|"
-    r"absolutely\b|alright\b|great\b|below\s+is\b|i\s+will\b|i'll\b|i\s+would\b|i'd\b|"
-    r"i\s+am\b|i'm\b|as\s+an\s+ai\b)",
+    r"^(?:here\s+(?:is|are)\b|here'?s\b|below\s+is\b|"
+    r"(?:sure|okay|ok|certainly|of\s+course|absolutely|alright)\b|great\s*(?:[!,.:;]|$)|"
+    r"i\s+(?:will|would|am|can)\b|i'(?:ll|d|m)\b|as\s+an\s+ai\b)",
     re.IGNORECASE,
 )
 # Talk about the optimizer's own task, not an instruction for the scorer.
 _META_TALK = re.compile(
-    r"\b(?:(?:this|my|new|previous|above|better|improved|different|revised)\s+"
-    r"instructions?\b|higher\s+score|previous\s+scores?)",
+    r"\b(?:(?:an?|this|my|new|previous|above|better|improved|different|revised|original|"
+    r"sample|concise|effective|following)\s+instructions?\b|higher\s+score|previous\s+scores?)",
     re.IGNORECASE,
 )
 _SCAFFOLD = re.compile(r"^(?:q|a|input|output|text|score|system|user|assistant)\s*:\s*", re.I)
@@ -62,6 +61,7 @@ _SCORE = re.compile(
 _MIN_COPY_WORDS = 3  # an exemplar input shorter than this is a copy only when it is all there is
 _NEAR_WORDS = 5  # a near copy shares at least this many words, in order, with an input line
 _NEAR_RATIO = 0.6  # and this difflib ratio
+_RUN_WORDS = 6  # or this many words in a row
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,8 @@ def parse_instruction(
             text, status = _judge_tagged(match.group(1), shown)
             if status == "tagged":
                 return Parsed(text, "tagged", True)
+            if status == "exemplar_copy":  # reciting the exemplars: what follows is more of it
+                return Parsed(None, status, True)
             if rejected is None or (rejected == "empty" and status != "empty"):
                 rejected = status
         return Parsed(None, rejected if rejected is not None else "empty", True)
@@ -119,12 +121,14 @@ def extract_instruction(output: str) -> str | None:
 def _judge_tagged(raw: str, shown: Shown) -> tuple[str | None, ParseStatus]:
     lines = _TAG_DEBRIS.sub("", raw).splitlines()
     saw_preamble = False
-    while lines and (not _clean(lines[0]) or _is_preamble(_clean(lines[0]))):
+    # Leading lines that introduce the instruction go; a line ending with ':' stays when more
+    # follows ("Classify the ticket as one of:" / "billing, technical, ...").
+    while lines and (not _clean(lines[0]) or _is_preamble(_clean(lines[0]), colon=False)):
         saw_preamble = saw_preamble or bool(lines[0].strip())
         lines.pop(0)
     text = _clean("\n".join(lines))
-    if not text:
-        return None, "preamble" if saw_preamble else "empty"
+    if not text or ("\n" not in text and _is_preamble(text)):
+        return None, "preamble" if saw_preamble or text else "empty"
     return text, _rejection(text, shown) or "tagged"
 
 
@@ -159,18 +163,17 @@ def _clean(text: str) -> str:
     return text
 
 
-def _is_preamble(line: str) -> bool:
-    """A line that introduces an answer instead of being one."""
+def _is_preamble(line: str, *, colon: bool = True) -> bool:
+    """A line that introduces an answer instead of being one: an opening such as "Here is" or
+    "Okay", or (with ``colon``) any line ending with ':'."""
     bare = line.strip().strip("*_#").strip()
     if not bare:
         return True
     if _SCORE.match(bare):
         return False  # a score, refused as one
-    if bare.endswith(":"):
+    if colon and bare.endswith(":"):
         return True
-    if _PREAMBLE_START.match(bare):
-        return True
-    return bool(_META_TALK.search(bare)) and len(_words(bare).split()) <= 12
+    return bool(_PREAMBLE_START.match(bare))
 
 
 def _is_score_or_label(text: str, shown: Shown) -> bool:
@@ -184,12 +187,12 @@ def _is_score_or_label(text: str, shown: Shown) -> bool:
 def _copies_an_exemplar(text: str, shown: Shown) -> bool:
     """Whether ``text`` copies an exemplar's input: holds all of it (a short input: is all of
     it), is a piece of it (at least a few words, as an answer cut off by ``max_tokens`` is), or
-    one of its lines nearly matches a line of an input (at least ``_NEAR_WORDS`` words
-    in common, in order, and a ``difflib`` ratio of ``_NEAR_RATIO``: "The language app makes
-    daily practice fun and improves your skills." copies "The language app makes daily
-    practice fun and I'm actually improving."). Lines that every exemplar shares are template
-    text, not a copy; with one exemplar only the first rule applies, as nothing tells template
-    from content."""
+    one of its lines nearly matches a line of an input (``_RUN_WORDS`` words in a row, or at
+    least ``_NEAR_WORDS`` words in common, in order, and a ``difflib`` ratio of
+    ``_NEAR_RATIO``: "The language app makes daily practice fun and improves your skills."
+    copies "The language app makes daily practice fun and I'm actually improving."). Lines
+    that every exemplar shares are template text, not a copy; with one exemplar only the first
+    rule applies, as nothing tells template from content."""
     lines = [_words(_SCAFFOLD.sub("", line)) for line in text.splitlines()]
     body = " ".join(line for line in lines if line)
     if not body:
@@ -218,7 +221,10 @@ def _near(line: str, piece: str) -> bool:
     if min(len(a), len(b)) < _NEAR_WORDS:
         return False
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    common = sum(block.size for block in matcher.get_matching_blocks())
+    blocks = matcher.get_matching_blocks()
+    if max(block.size for block in blocks) >= _RUN_WORDS:
+        return True
+    common = sum(block.size for block in blocks)
     return common >= _NEAR_WORDS and matcher.ratio() >= _NEAR_RATIO
 
 
