@@ -1,0 +1,167 @@
+"""The YAML run spec: a frozen pydantic schema and ``load_spec(path) -> RunSpec``.
+
+Every problem becomes one ``SpecError`` naming the file, the line (where YAML gives it), the field
+and the fix. Relative paths resolve against the folder of the YAML file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from opro_cli.secrets import find_secret, redact_tree
+from opro_cli.spec.models import (
+    Credential,
+    ModelSpec,
+    OptimizerSpec,
+    ScorerSpec,
+    credential_error,
+    describe_finding,
+    leaves,
+)
+from opro_cli.spec.sections import (
+    DEFAULT_LOCAL_MODEL,
+    NAME_RE,
+    BudgetSpec,
+    DatasetSpec,
+    Frozen,
+    InstructionPosition,
+    MetricName,
+    MetricSpec,
+    ParseMode,
+    SelectionSpec,
+    SplitSpec,
+)
+from opro_cli.spec.yamlfile import parse_yaml, read_yaml, validation_error
+
+__all__ = [
+    "DEFAULT_LOCAL_MODEL",
+    "BudgetSpec",
+    "DatasetSpec",
+    "InstructionPosition",
+    "MetricName",
+    "MetricSpec",
+    "ModelSpec",
+    "OptimizerSpec",
+    "ParseMode",
+    "RunSpec",
+    "ScorerSpec",
+    "SelectionSpec",
+    "SplitSpec",
+    "load_spec",
+    "parse_spec",
+    "resolve_paths",
+    "spec_to_yaml",
+]
+
+
+class RunSpec(Frozen):
+    name: str
+    task: str = Field(min_length=1)
+    seed_prompts: tuple[str, ...] = Field(min_length=1)
+    dataset: DatasetSpec
+    metric: MetricSpec = MetricSpec()
+    scorer: ScorerSpec = ScorerSpec()
+    optimizer: OptimizerSpec = OptimizerSpec()
+    budget: BudgetSpec = BudgetSpec()
+    selection: SelectionSpec = SelectionSpec()
+    concurrency: int = Field(default=8, ge=1, le=256)
+    seed: int = 0
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not NAME_RE.match(value):
+            raise ValueError(
+                "use letters, digits, '.', '_' or '-' (no slashes, no leading dot, at most 80)"
+            )
+        return value
+
+    @field_validator("metric", mode="before")
+    @classmethod
+    def _metric_short_form(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @field_validator("seed_prompts", mode="before")
+    @classmethod
+    def _seed_short_form(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _no_credentials_anywhere(self) -> RunSpec:
+        """A credential written anywhere else in the spec (a seed prompt, the task, a path) is
+        refused too: the spec is copied into every run directory and read back on resume, and
+        prompts are sent to the models, so it can be neither kept nor masked."""
+        problems = []
+        for loc, _, item in leaves(self.model_dump(mode="python")):
+            found = find_secret(item) if isinstance(item, str) else None
+            if found is not None:
+                fix = "remove it: the spec is copied into every run and prompts go to the models"
+                problems.append(Credential(loc, describe_finding(found), fix))
+        if problems:
+            raise credential_error(problems)
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_spec(path: str | Path) -> RunSpec:
+    """Read, validate and resolve a run spec; raise ``SpecError`` with file, line and field."""
+    path = Path(path)
+    raw, root = read_yaml(path)
+    try:
+        spec = RunSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise validation_error(path, root, exc, RunSpec) from None
+    return resolve_paths(spec, path.resolve().parent)
+
+
+def parse_spec(text: str, *, source: str = "<spec>", base_dir: Path | None = None) -> RunSpec:
+    """Validate a spec given as YAML text (used when re-reading a run's ``config.yaml``)."""
+    raw, root = parse_yaml(text, source)
+    try:
+        spec = RunSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise validation_error(Path(source), root, exc, RunSpec) from None
+    return resolve_paths(spec, base_dir) if base_dir is not None else spec
+
+
+def resolve_paths(spec: RunSpec, base_dir: Path) -> RunSpec:
+    """Return a copy whose dataset, split-file and metric paths are absolute."""
+
+    def resolve(p: str) -> str:
+        return str((base_dir / Path(p).expanduser()).resolve())
+
+    split = spec.dataset.split
+    if split.uses_files:
+        split = split.model_copy(
+            update={k: resolve(str(getattr(split, k))) for k in ("train", "val", "test")}
+        )
+    dataset = spec.dataset.model_copy(
+        update={
+            "path": resolve(spec.dataset.path) if spec.dataset.path else None,
+            "split": split,
+        }
+    )
+    metric = spec.metric
+    if metric.python:
+        file, _, func = metric.python.rpartition(":")
+        metric = metric.model_copy(update={"python": f"{resolve(file)}:{func}"})
+    if metric.json_schema:
+        metric = metric.model_copy(update={"json_schema": resolve(metric.json_schema)})
+    return spec.model_copy(update={"dataset": dataset, "metric": metric})
+
+
+def spec_to_yaml(spec: RunSpec, redactor: Callable[[str], str] | None = None) -> str:
+    """The resolved spec as YAML, for the run directory's ``config.yaml`` (each text passed
+    through ``redactor`` first, never the YAML: a bare mask would read as an alias)."""
+    data = spec.model_dump(mode="json")
+    if redactor is not None:
+        data = redact_tree(data, redactor)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

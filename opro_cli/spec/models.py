@@ -1,0 +1,134 @@
+"""The scorer's and the optimizer's model settings, and the refusal of credentials in them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from opro_cli.models.base import CallParams
+from opro_cli.secrets import MASK, Finding, find_secret, is_credential_key
+from opro_cli.spec.sections import DEFAULT_LOCAL_MODEL, Frozen, InstructionPosition, ParseMode
+
+
+class ModelSpec(Frozen):
+    model: str = DEFAULT_LOCAL_MODEL
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
+    api_base: str | None = None
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, le=20)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    def call_params(self) -> CallParams:
+        """The model settings as the client takes them (the one place they are mapped)."""
+        return CallParams(
+            model=self.model,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            api_base=self.api_base,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+            extra=self.extra,
+        )
+
+    @field_validator("model")
+    @classmethod
+    def _model_has_provider(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("model is empty -> e.g. openai/gpt-4o-mini or " + DEFAULT_LOCAL_MODEL)
+        return value
+
+    @field_validator("extra")
+    @classmethod
+    def _no_secrets_in_extra(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Reject credentials in ``extra``, at any depth (``extra_headers`` too): a key that can
+        only hold one (``api_key``, ``Authorization``, ...) whatever its value, and a value that
+        holds one (a key shape, a credential value of the environment) whatever its key."""
+        problems = []
+        for loc, key, item in leaves(value):
+            found = find_secret(item) if isinstance(item, str) else None
+            if key is not None and is_credential_key(key):
+                env_name = found.env_name if found is not None else None
+                what = "looks like a secret (this key only holds credentials)"
+                problems.append(Credential(loc, what, keep_in_environment(env_name)))
+            elif found is not None:
+                fix = keep_in_environment(found.env_name)
+                problems.append(Credential(loc, describe_finding(found), fix))
+        if problems:
+            raise credential_error(problems)
+        return value
+
+    @field_validator("api_base")
+    @classmethod
+    def _no_secrets_in_api_base(cls, value: str | None) -> str | None:
+        found = find_secret(value) if value is not None else None
+        if found is None:
+            return value
+        fix = keep_in_environment(found.env_name)
+        if found.in_url:
+            fix = "remove user:password@ from the URL and " + fix
+        raise credential_error([Credential((), describe_finding(found), fix)])
+
+
+@dataclass(frozen=True)
+class Credential:
+    loc: tuple[str | int, ...]  # below the field being validated
+    what: str
+    fix: str
+
+
+def describe_finding(found: Finding) -> str:
+    exact = found.env_name_exact or found.in_url
+    return f"holds {found.what}" if exact else f"looks like {found.what}"
+
+
+def keep_in_environment(env_name: str | None) -> str:
+    name = env_name if env_name is not None else "e.g. OPENAI_API_KEY"
+    return f"keep credentials in the environment ({name}); LiteLLM reads them from there"
+
+
+def leaves(
+    value: Any, loc: tuple[str | int, ...] = (), key: str | None = None
+) -> Iterator[tuple[tuple[str | int, ...], str | None, Any]]:
+    """Every (location, key, value) of nested mappings and lists; a list item has no key."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from leaves(v, (*loc, str(k)), str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from leaves(v, (*loc, i), None)
+    else:
+        yield loc, key, value
+
+
+def credential_error(problems: list[Credential]) -> ValidationError:
+    """One error per credential, each at its own location, so the message names the key and its
+    line (``spec.yaml:12: scorer.extra.api_key: ...``). Pydantic nests a ``ValidationError``
+    raised by a validator under the field's location (tests/test_secrets.py checks it)."""
+    details = [
+        InitErrorDetails(
+            type=PydanticCustomError("credential", f"{p.what} -> {p.fix}"), loc=p.loc, input=MASK
+        )
+        for p in problems
+    ]
+    return ValidationError.from_exception_data("credential", details)
+
+
+class ScorerSpec(ModelSpec):
+    max_tokens: int | None = Field(default=32, ge=1)
+    instruction_position: InstructionPosition = "q_begin"
+
+
+class OptimizerSpec(ModelSpec):
+    temperature: float = Field(default=1.0, ge=0, le=2)
+    max_tokens: int | None = Field(default=256, ge=1)
+    candidates_per_step: int = Field(default=8, ge=1, le=64)
+    history_size: int = Field(default=20, ge=1)
+    exemplars: int = Field(default=3, ge=0)
+    max_instruction_chars: int = Field(default=500, ge=1)
+    score_buckets: int = Field(default=100, ge=2, le=1000)
+    parse: ParseMode = "lenient"

@@ -1,0 +1,210 @@
+"""The spec's sections other than the models: dataset and splits, metric, budget, selection."""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from opro_cli.core.placement import Position
+
+DEFAULT_LOCAL_MODEL = "local/smollm2-135m-instruct"
+
+InstructionPosition = Position
+MetricName = Literal[
+    "exact_match", "contains", "regex", "numeric", "choice", "f1", "json", "python"
+]
+ParseMode = Literal["strict", "lenient"]
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitSpec(Frozen):
+    """Either fractions of one file (``train: 0.5``) or one file per split (``train: a.jsonl``)."""
+
+    train: float | str = 0.5
+    val: float | str = 0.2
+    test: float | str = 0.3
+    stratify: bool = Field(
+        default=False,
+        description="exact label proportions in every split, at the cost of stability: with "
+        "it, adding rows can move examples near a cut to the next split",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SplitSpec:
+        values = [self.train, self.val, self.test]
+        kinds = {isinstance(v, str) for v in values}
+        if len(kinds) > 1:
+            raise ValueError(
+                "mix of fractions and file paths -> give three fractions or three file paths"
+            )
+        if not self.uses_files:
+            fractions = [float(v) for v in values]
+            if any(f < 0 for f in fractions):
+                raise ValueError("fractions must not be negative")
+            if float(self.train) <= 0:
+                raise ValueError("train fraction must be above 0 -> e.g. train: 0.5")
+            if abs(sum(fractions) - 1.0) > 1e-6:
+                raise ValueError(
+                    f"fractions add up to {sum(fractions):g}, not 1 -> e.g. "
+                    "{train: 0.5, val: 0.2, test: 0.3}"
+                )
+        return self
+
+    @property
+    def uses_files(self) -> bool:
+        return isinstance(self.train, str)
+
+
+class DatasetSpec(Frozen):
+    path: str | None = None
+    input: str = Field(min_length=1)
+    target: str = Field(min_length=1)
+    id: str | None = None
+    options: str | None = None
+    split: SplitSpec = SplitSpec()
+    seed: int = 0
+    limit: int | None = Field(default=None, ge=1)
+
+    @field_validator("input")
+    @classmethod
+    def _template_parses(cls, value: str) -> str:
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
+        except ValueError as exc:
+            raise ValueError(
+                f"template does not parse ({exc}) -> write fields as {{column}} and double "
+                "literal braces as {{{{ }}}}"
+            ) from exc
+        if any(not field for field in fields):
+            raise ValueError("template has an empty {} -> name the column, as in {question}")
+        return value
+
+    @model_validator(mode="after")
+    def _path_or_files(self) -> DatasetSpec:
+        if self.path is None and not self.split.uses_files:
+            raise ValueError(
+                "no data -> give dataset.path, or split: {train: FILE, val: FILE, test: FILE}"
+            )
+        return self
+
+    @property
+    def template_fields(self) -> list[str]:
+        """Columns the input template names; empty when ``input`` is a plain column name."""
+        return [f for _, f, _, _ in string.Formatter().parse(self.input) if f]
+
+
+class MetricSpec(Frozen):
+    """How answers are scored. Options other than ``name`` belong to one metric each:
+    ``pattern`` (regex), ``tolerance`` (numeric and json numbers), ``choices`` and ``letters``
+    (choice), ``schema``, ``fields`` and ``field_match`` (json), ``python`` (custom).
+
+    ``letters``: whether an answer may pick an option by letter ("B", "(B)"): ``auto`` reads
+    letters only when the example shows them (its target is a letter, or its input lists the
+    options as "(A) ...", "A) ...", "A. ..." or "A: ..."); ``true`` always, ``false`` never.
+    ``schema`` is a JSON Schema file (relative to the spec); ``fields`` are dotted paths
+    (``customer.name``, ``items.0.sku``; a number indexes a list).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True
+    )
+
+    name: MetricName = "exact_match"
+    ignore_case: bool = True
+    ignore_whitespace: bool = True
+    ignore_punctuation: bool = False
+    pattern: str | None = None
+    tolerance: float = Field(default=1e-6, ge=0)
+    choices: tuple[str, ...] | None = None
+    letters: bool | Literal["auto"] = "auto"
+    json_schema: str | None = Field(default=None, alias="schema")
+    fields: tuple[str, ...] | None = None
+    field_match: Literal["exact", "f1"] = "exact"
+    python: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _python_short_form(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "python" in data and "name" not in data:
+            return {**data, "name": "python"}
+        return data
+
+    @field_validator("letters", mode="before")
+    @classmethod
+    def _letters_value(cls, value: Any) -> Any:
+        if isinstance(value, bool) or value == "auto":
+            return value
+        raise ValueError(f"must be auto, true or false, not {value!r}")
+
+    @model_validator(mode="after")
+    def _options_fit(self) -> MetricSpec:
+        if self.name == "regex":
+            if not self.pattern:
+                raise ValueError(
+                    "regex needs a pattern -> e.g. {name: regex, pattern: 'answer is (\\w+)'}"
+                )
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern is not a valid regular expression: {exc}") from exc
+        if self.name == "python" and (not self.python or ":" not in self.python):
+            raise ValueError("custom metric needs python: path/to/file.py:function_name")
+        if self.letters != "auto" and self.name != "choice":
+            raise ValueError("letters is an option of the choice metric -> remove it")
+        if self.name != "json":
+            given = [
+                key
+                for key, value in (
+                    ("schema", self.json_schema),
+                    ("fields", self.fields),
+                    ("field_match", None if self.field_match == "exact" else self.field_match),
+                )
+                if value is not None
+            ]
+            if given:
+                are = "is an option" if len(given) == 1 else "are options"
+                them = "it" if len(given) == 1 else "them"
+                raise ValueError(
+                    f"{' and '.join(given)} {are} of the json metric -> set name: json, "
+                    f"or remove {them}"
+                )
+        if self.fields is not None:
+            if not self.fields:
+                raise ValueError(
+                    "fields is empty -> list the fields to compare, or drop fields to compare "
+                    "the whole object"
+                )
+            for path in self.fields:
+                if not path or any(not part for part in path.split(".")):
+                    raise ValueError(
+                        f"field {path!r} is not a dotted path -> e.g. name, customer.email, "
+                        "items.0.sku"
+                    )
+        if self.field_match == "f1" and self.fields is None:
+            raise ValueError(
+                "field_match: f1 needs fields -> list the fields to compare, e.g. "
+                "fields: [name, city]"
+            )
+        return self
+
+
+class BudgetSpec(Frozen):
+    steps: int = Field(default=5, ge=0)
+    max_calls: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    max_minutes: float | None = Field(default=None, gt=0)
+
+
+class SelectionSpec(Frozen):
+    top_k: int = Field(default=3, ge=1, description="best train candidates scored on validation")
+    bootstrap_samples: int = Field(default=1000, ge=0)
+    ci_level: float = Field(default=0.95, gt=0, lt=1)
