@@ -47,13 +47,24 @@ class PromptScores:
 
 @dataclass(frozen=True)
 class Improvement:
-    """The winner's test score minus the best seed's, with its confidence interval."""
+    """The winner's test score minus the best seed's on the test examples both answered, with
+    its confidence interval and a significance verdict (``core.significance``).
+
+    ``significant``: the winner is better at ``ci_level`` (p below 1 - level and the interval
+    above 0). ``missing``: test examples left out because a call failed on either side.
+    ``detectable_gain``: the smallest true gain this test split detects with 80% power.
+    """
 
     test_delta: float
     ci_low: float | None
     ci_high: float | None
     ci_level: float | None
     n: int | None
+    p_value: float | None = None
+    method: str | None = None
+    significant: bool | None = None  # None: written by an opro that did not test it
+    detectable_gain: float | None = None
+    missing: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,12 +74,18 @@ class Improvement:
         delta = num(mapping(data).get("test_delta"))
         if delta is None:
             return None
+        significant = data.get("significant")
         return cls(
             test_delta=delta,
             ci_low=num(data.get("ci_low")),
             ci_high=num(data.get("ci_high")),
             ci_level=num(data.get("ci_level")),
             n=integer(data.get("n")),
+            p_value=num(data.get("p_value")),
+            method=string(data.get("method")),
+            significant=significant if isinstance(significant, bool) else None,
+            detectable_gain=num(data.get("detectable_gain")),
+            missing=integer(data.get("missing")) or 0,
         )
 
 
