@@ -10,16 +10,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from opro_cli import rundir
-from opro_cli.core.config import Budget, LoopConfig, Proposals, Selection
+from opro_cli.core.config import Budget, LoopConfig, Proposals, Racing, Selection
 from opro_cli.core.events import Listener
-from opro_cli.core.optimizer import Metric, Optimizer, Prior, outcome_summary
+from opro_cli.core.optimizer import Optimizer, Prior
+from opro_cli.core.outcome import outcome_summary
 from opro_cli.core.plan import SplitSizes, planned_calls
 from opro_cli.data import Splits, load_splits
 from opro_cli.errors import GateError, MetricError, OproError, RunDirError, RunInterrupted
 from opro_cli.gates import Gates, gate_failure
 from opro_cli.interrupts import Stopped, ctrl_c_ignored, run_until_stopped
-from opro_cli.metrics import build_metric
+from opro_cli.metrics import Metric, build_metric
 from opro_cli.models.base import ModelClient
+from opro_cli.models.providers import provider_of
 from opro_cli.pricing import PlannedCost, planned_cost
 from opro_cli.rundir import Summary
 from opro_cli.secrets import redact
@@ -58,19 +60,23 @@ class Finished:
 
 def loop_config(spec: RunSpec) -> LoopConfig:
     """The loop's own frozen config, mapped from the validated spec in this one place."""
-    opt, budget, sel = spec.optimizer, spec.budget, spec.selection
+    opt, budget, sel, ev = spec.optimizer, spec.budget, spec.selection, spec.evaluation
     return LoopConfig(
         task=spec.task,
         seed_prompts=spec.seed_prompts,
         scorer=spec.scorer.call_params(),
         optimizer=spec.optimizer.call_params(),
         position=spec.scorer.instruction_position,
+        scorer_prefill=prefills(spec.scorer.model, spec.scorer.prefill),
         proposals=Proposals(
             candidates_per_step=opt.candidates_per_step,
             history_size=opt.history_size,
             exemplars=opt.exemplars,
             max_instruction_chars=opt.max_instruction_chars,
             score_buckets=opt.score_buckets,
+            parse=opt.parse,
+            prefill=prefills(opt.model, opt.prefill),
+            show_errors=opt.show_errors,
         ),
         budget=Budget(
             steps=budget.steps,
@@ -78,10 +84,27 @@ def loop_config(spec: RunSpec) -> LoopConfig:
             max_tokens=budget.max_tokens,
             max_cost_usd=budget.max_cost_usd,
             max_minutes=budget.max_minutes,
+            patience=budget.patience,
         ),
         selection=Selection(sel.top_k, sel.bootstrap_samples, sel.ci_level),
+        racing=Racing(ev.delta, ev.margin) if ev.strategy == "racing" else None,
+        binary_scores=spec.metric.name not in GRADED_METRICS,
+        labels=spec.metric.choices or (),
         seed=spec.seed,
     )
+
+
+# Metrics whose scores lie anywhere in [0, 1] (the others give 0 or 1)
+GRADED_METRICS = ("f1", "json", "python", "judge")
+# Providers whose models continue a final assistant message ("prefill")
+PREFILL_PROVIDERS = ("local", "anthropic")
+
+
+def prefills(model: str, setting: str) -> bool:
+    """Whether calls to ``model`` may end with an assistant message for it to continue."""
+    if setting != "auto":
+        return setting == "on"
+    return provider_of(model) in PREFILL_PROVIDERS
 
 
 def prepare(spec_path: Path) -> Prepared:
@@ -102,7 +125,7 @@ def check_metric(metric: Metric, splits: Splits, *, source: str = "spec") -> Non
         if answer is None:
             continue
         try:
-            score = metric(answer, example.target, example.options)
+            score = metric.score(answer, example)
         except MetricError as exc:
             wrong = "" if answer == example.target else " (it must score wrong answers too)"
             raise MetricError(
@@ -158,7 +181,8 @@ def load_prior(run_dir: Path) -> Prior:
         for sample in meta.samples
         if sample.output is not None
     }
-    return Prior(evaluations={e.key: e for e in evaluations}, samples=samples)
+    answered = {e.key: e for e in evaluations if not e.failed}  # a failed call is made again
+    return Prior(evaluations=answered, samples=samples)
 
 
 def execute(

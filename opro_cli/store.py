@@ -168,7 +168,16 @@ class RunStore:
         elif isinstance(event, CandidateScored) and event.split == "train":
             c = event.candidate
             record = CandidateRecord(
-                c.id, c.step, c.origin, c.text, event.score, event.examples, event.errors
+                c.id,
+                c.step,
+                c.origin,
+                c.text,
+                event.score,
+                event.examples,
+                event.errors,
+                event.truncated,
+                event.stopped,
+                event.eligible,
             )
             self._line(rundir.CANDIDATES, record)
         elif isinstance(event, MetaPromptBuilt):

@@ -48,11 +48,22 @@ class Behaviour:
     delay_s: float = 0.0
     prompt_tokens: int = 7
     completion_tokens: int | None = None  # None: the number of words in ``text``
+    finish_reason: str = "stop"  # "length": the answer was cut at max_tokens
 
 
-def ok(text: str, *, prompt_tokens: int = 7, completion_tokens: int | None = None) -> Behaviour:
+def ok(
+    text: str,
+    *,
+    prompt_tokens: int = 7,
+    completion_tokens: int | None = None,
+    finish_reason: str = "stop",
+) -> Behaviour:
     return Behaviour(
-        "ok", text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        "ok",
+        text=text,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        finish_reason=finish_reason,
     )
 
 
@@ -157,6 +168,9 @@ def scripted(scripts: Mapping[str, Script], request: RecordedRequest) -> Behavio
         text = scripts[model](messages, params)
     except Exception as exc:  # a script's way to make the call fail
         return failure(exc)
+    words, limit = text.split(), params.get("max_tokens")
+    if isinstance(limit, int) and len(words) > limit:  # a word is a token here: cut as servers do
+        return ok(" ".join(words[:limit]), prompt_tokens=prompt_tokens, finish_reason="length")
     return ok(text, prompt_tokens=prompt_tokens)
 
 
@@ -341,7 +355,7 @@ def _completion_json(behaviour: Behaviour, model: str) -> dict[str, Any]:
                 "index": 0,
                 "message": {"role": "assistant", "content": behaviour.text},
                 "logprobs": None,
-                "finish_reason": "stop",
+                "finish_reason": behaviour.finish_reason,
             }
         ],
         "usage": {

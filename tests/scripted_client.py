@@ -82,11 +82,16 @@ class ScriptedClient:
         self.history.append(Call(sent, params))
         text = self._answer(list(sent), params)
         prompt = " ".join(m.get("content", "") for m in sent)
+        finish = "stop"
+        words = text.split()
+        if params.max_tokens is not None and len(words) > params.max_tokens:
+            text, finish = " ".join(words[: params.max_tokens]), "length"  # a word is a token
         return Completion(
             text=text,
             prompt_tokens=word_count(prompt),
             completion_tokens=word_count(text),
             cost_usd=0.0,
+            finish_reason=finish,
         )
 
     def _answer(self, messages: list[dict[str, str]], params: CallParams) -> str:

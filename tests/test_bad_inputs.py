@@ -315,7 +315,7 @@ CASES = [
     Case(
         "custom-metric-raises",
         "m.py",
-        "function 'score' raised ValueError: boom",
+        "function 'score' on example 'e024' raised ValueError: boom",
         edit=CUSTOM,
         files=metric_file("def score(prediction, target):\n    raise ValueError('boom')\n"),
     ),
@@ -384,7 +384,7 @@ CASES = [
     Case(
         "custom-metric-breaks-during-the-run",
         "m.py",
-        "function 'score' raised RuntimeError: tired",
+        "raised RuntimeError: tired",
         edit=CUSTOM,
         files=metric_file(
             "calls = []\n\n"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from opro_cli.core.metaprompt import (
+    Mistake,
     Scored,
     bucketize,
     build_meta_prompt,
@@ -35,7 +36,8 @@ def test_meta_prompt_layout() -> None:
     )
     assert text.startswith("Your task is to write an instruction <INS> for this task: Classify")
     assert "text:\nBe brief.\nscore:\n42\n\ntext:\nAnswer.\nscore:\n80" in text
-    assert "input:\nQ: <INS>\nGreat kettle\nA:\noutput:\npositive" in text
+    # the exemplar shows the scorer's very messages, the instruction's place marked <INS>
+    assert "input:\nUser: <INS>\nGreat kettle\nAssistant:\noutput:\npositive" in text
     assert text.rstrip().endswith("starting with <INS> and ending with </INS>.")
 
 
@@ -47,9 +49,26 @@ def test_exemplars_follow_the_instruction_position() -> None:
             task="t", history=[], exemplars=example, position=position, history_size=5
         )
 
-    assert "Q: 2+2\n<INS>\nA:" in build("q_end")
-    assert "Q: 2+2\nA: <INS>" in build("a_begin")
-    assert "System: <INS>\nUser: 2+2" in build("system")
+    assert "User: 2+2\n<INS>\nAssistant:" in build("q_end")
+    assert "User: Q: 2+2\nA: <INS>\nAssistant:" in build("a_begin")
+    assert "System: <INS>\nUser: 2+2\nAssistant:" in build("system")
+    prefilled = build_meta_prompt(
+        task="t", history=[], exemplars=example, position="a_begin", history_size=5, prefill=True
+    )
+    assert "input:\nUser: 2+2\nAssistant: <INS>\noutput:\n4" in prefilled
+
+
+def test_mistakes_are_shown_with_the_expected_and_the_actual_answer() -> None:
+    text = build_meta_prompt(
+        task="t",
+        history=[],
+        exemplars=[],
+        position="q_begin",
+        history_size=5,
+        mistakes=[Mistake("2+2", "4", "5")],
+    )
+    assert "problems the best instruction so far gets wrong" in text
+    assert "input:\n2+2\nexpected:\n4\nanswer:\n5" in text
 
 
 def test_scorer_messages_by_position() -> None:
@@ -62,5 +81,9 @@ def test_scorer_messages_by_position() -> None:
     ]
     assert scorer_messages("Be exact.", "2+2", "q_end")[0]["content"] == "2+2\nBe exact."
     assert scorer_messages("Be exact.", "2+2", "a_begin")[0]["content"] == "Q: 2+2\nA: Be exact."
+    assert scorer_messages("Be exact.", "2+2", "a_begin", prefill=True) == [
+        {"role": "user", "content": "2+2"},
+        {"role": "assistant", "content": "Be exact."},
+    ]
     assert scorer_messages("", "2+2", "system") == [{"role": "user", "content": "2+2"}]
     assert scorer_messages("  ", "2+2", "q_end") == [{"role": "user", "content": "2+2"}]

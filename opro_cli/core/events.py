@@ -56,12 +56,19 @@ class OptimizerCallDone(Event):
 
 @dataclass(frozen=True)
 class CandidateScored(Event):
+    """A candidate's scoring on a split is done: ``score`` is the mean over the ``examples``
+    answered (None: none was), ``errors`` failed, ``truncated`` were cut at max_tokens;
+    ``stopped`` says why racing stopped it early; ``eligible``: it can win."""
+
     kind: ClassVar[str] = "candidate_scored"
     candidate: Candidate
     split: SplitName
-    score: float
+    score: float | None
     examples: int
     errors: int
+    truncated: int = 0
+    stopped: str | None = None
+    eligible: bool = True
 
 
 @dataclass(frozen=True)

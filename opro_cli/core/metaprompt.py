@@ -1,7 +1,8 @@
 """Build the optimizer's meta-prompt (Yang et al. 2023, section 3).
 
 Pure functions: the history of (instruction, score) pairs, shown best last with integer scores
-0-100, then a few training exemplars showing where the instruction goes, then the request.
+0-100, then a few training exemplars showing where the instruction goes (exactly as the scorer
+gets it), optionally some examples the best instruction gets wrong, then the request.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from opro_cli.core.placement import PLACEMENTS, Position
+from opro_cli.core.placement import Position, render, scorer_messages
 from opro_cli.data import Example
 
 INS = "<INS>"
@@ -37,10 +38,24 @@ def select_history(history: Sequence[Scored], size: int) -> list[Scored]:
     return [entry for _, entry in indexed]
 
 
-def exemplar_block(example: Example, position: Position) -> str:
-    """One worked example with ``<INS>`` where the instruction would be placed."""
-    question = PLACEMENTS[position].exemplar(INS, example.input)
+@dataclass(frozen=True)
+class Mistake:
+    """A train example the best instruction gets wrong: what it was asked, what was expected,
+    what the scorer answered."""
+
+    input: str
+    expected: str
+    answer: str
+
+
+def exemplar_block(example: Example, position: Position, *, prefill: bool = False) -> str:
+    """One worked example: the scorer's messages with ``<INS>`` where the instruction goes."""
+    question = render(scorer_messages(INS, example.input, position, prefill=prefill))
     return f"input:\n{question}\noutput:\n{example.target}"
+
+
+def mistake_block(mistake: Mistake) -> str:
+    return f"input:\n{mistake.input}\nexpected:\n{mistake.expected}\nanswer:\n{mistake.answer}"
 
 
 def build_meta_prompt(
@@ -52,6 +67,8 @@ def build_meta_prompt(
     history_size: int,
     buckets: int = 100,
     max_instruction_chars: int | None = None,
+    prefill: bool = False,
+    mistakes: Sequence[Mistake] = (),
 ) -> str:
     parts = [
         f"Your task is to write an instruction {INS} for this task: {task.strip()}",
@@ -65,7 +82,13 @@ def build_meta_prompt(
             f"Below are some problems. {INS} marks where the instruction is placed, "
             "and output is the expected answer."
         )
-        parts.extend(exemplar_block(example, position) for example in exemplars)
+        parts.extend(exemplar_block(example, position, prefill=prefill) for example in exemplars)
+    if mistakes:
+        parts.append(
+            "Below are some problems the best instruction so far gets wrong, with the expected "
+            "output and the answer it produced."
+        )
+        parts.extend(mistake_block(mistake) for mistake in mistakes)
     length = f" Keep it under {max_instruction_chars} characters." if max_instruction_chars else ""
     parts.append(
         "Write a new instruction that is different from all the instructions above and has a "

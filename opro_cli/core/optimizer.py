@@ -2,18 +2,30 @@
 
 Takes its outside world as arguments (a model client, a metric, a seed, a clock) and reports what
 happens as events; it never prints or touches files.
+
+Each step asks the optimizer for ``candidates_per_step`` instructions at once and starts scoring
+each proposal as soon as its answer is in (answers are read in order, so what is accepted does not
+depend on which call returns first). With racing, a proposal is scored on growing parts of the
+train split and dropped once it is confidently worse than the best (``core.racing``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, TypeVar
+from typing import Protocol, TypeVar
 
+from opro_cli.core.candidates import (
+    MAX_FAILED_SHARE,
+    CandidateState,
+    SplitResult,
+    add_call,
+)
 from opro_cli.core.config import LoopConfig
 from opro_cli.core.events import (
     BudgetStop,
@@ -30,56 +42,34 @@ from opro_cli.core.events import (
     Usage,
 )
 from opro_cli.core.failures import FailureStreak
-from opro_cli.core.metaprompt import Scored, build_meta_prompt
-from opro_cli.core.parse import candidate_id, extract_instruction, normalize
+from opro_cli.core.metaprompt import INS, Mistake, Scored, build_meta_prompt
+from opro_cli.core.outcome import Outcome, RunEnd
+from opro_cli.core.parse import Shown, candidate_id, normalize, parse_instruction
 from opro_cli.core.placement import scorer_messages
 from opro_cli.core.plan import SplitSizes, planned_calls, step_calls
-from opro_cli.core.stats import Difference, mean, paired_bootstrap
+from opro_cli.core.racing import RacePlan, race_order
+from opro_cli.core.significance import Comparison, compare_paired
 from opro_cli.data import Example, Splits
 from opro_cli.errors import ModelError, SystemicModelError
 from opro_cli.models.base import ModelClient
-from opro_cli.rundir import (
-    Improvement,
-    MetaPromptRecord,
-    PromptScores,
-    Sample,
-    SampleStatus,
-    SplitName,
-    StepRecord,
-    Summary,
-)
+from opro_cli.rundir import MetaPromptRecord, Sample, SampleStatus, SplitName, StepRecord
 
-Metric = Callable[[str, str, Sequence[str] | None], float]
-RunEnd = Literal["completed", "budget_exhausted"]
 T = TypeVar("T")
+
+
+class Scorer(Protocol):
+    """What the loop needs of a metric: a checked score in [0, 1], safe to await."""
+
+    async def ascore(self, prediction: str, example: Example) -> float: ...
 
 
 @dataclass(frozen=True)
 class Prior:
-    """What an interrupted run already did, so a resumed run does not call again."""
+    """What an interrupted run already did, so a resumed run does not call again. Only answered
+    calls belong here: a failed one is made again."""
 
     evaluations: Mapping[tuple[str, str, str], Evaluation] = field(default_factory=dict)
     samples: Mapping[tuple[int, int], Sample] = field(default_factory=dict)
-
-
-@dataclass
-class CandidateState:
-    candidate: Candidate
-    scores: dict[str, float] = field(default_factory=dict)
-    per_example: dict[str, list[float]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: RunEnd
-    reason: str | None
-    winner: CandidateState
-    best_seed: CandidateState
-    seeds: tuple[CandidateState, ...]
-    candidates: tuple[CandidateState, ...]
-    improvement: Difference | None
-    steps_completed: int
-    usage: Usage
 
 
 def derive_seed(*parts: object) -> int:
@@ -88,9 +78,9 @@ def derive_seed(*parts: object) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-async def gather_all(coros: Iterable[Awaitable[T]]) -> list[T]:
+async def gather_all(awaitables: Iterable[Awaitable[T]]) -> list[T]:
     """Like ``asyncio.gather`` but cancels the others as soon as one fails."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
     try:
         return list(await asyncio.gather(*tasks))
     except BaseException:
@@ -106,7 +96,7 @@ class Optimizer:
         config: LoopConfig,
         splits: Splits,
         client: ModelClient,
-        metric: Metric,
+        metric: Scorer,
         *,
         listeners: Sequence[Listener] = (),
         prior: Prior | None = None,
@@ -125,6 +115,7 @@ class Optimizer:
         self._started = clock()
         self.sizes = SplitSizes(len(splits.train), len(splits.val), len(splits.test))
         self._failures = FailureStreak()
+        self._examples = {e.id: e for s in ("train", "val", "test") for e in splits.get(s)}
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -132,35 +123,100 @@ class Optimizer:
         seeds = [Candidate(candidate_id(t), t, 0, "seed") for t in self.config.seed_texts]
         for c in seeds:
             self._seen.add(normalize(c.text))
-        self._emit(PhaseStarted("seeds", 0, len(seeds) * len(self.splits.train)))
-        await self._score_all(seeds, "train")
+            self.states[c.id] = CandidateState(c)
+        self._emit(PhaseStarted("seeds", 0, len(seeds) * self.sizes.train))
+        await gather_all(self._score_full(c, "train") for c in seeds)
         self._emit_step(0, len(seeds), len(seeds))
 
         status: RunEnd = "completed"
         reason: str | None = None
         steps_done = 0
+        stale = 0
         for step in range(1, self.config.budget.steps + 1):
-            reason = self._budget_reason(step)
-            if reason:
-                status = "budget_exhausted"
+            budget_reason = self._budget_reason(step)
+            if budget_reason:
+                status, reason = "budget_exhausted", budget_reason
+                self._emit(BudgetStop(budget_reason))
+                break
+            before = self.best()
+            proposed, fresh = await self._step(step)
+            self._emit_step(step, fresh, proposed)
+            steps_done = step
+            stale = 0 if self._improved(before, self.best()) else stale + 1
+            patience = self.config.budget.patience
+            if patience is not None and stale >= patience and step < self.config.budget.steps:
+                reason = (
+                    f"patience {patience}: no improvement beyond noise in the last {stale} steps"
+                )
                 self._emit(BudgetStop(reason))
                 break
-            proposed, fresh = await self._propose(step)
-            await self._score_all(fresh, "train")
-            self._emit_step(step, len(fresh), proposed)
-            steps_done = step
         return await self._select(status, reason, steps_done, seeds)
 
-    async def _propose(self, step: int) -> tuple[int, list[Candidate]]:
+    def _improved(self, before: CandidateState | None, after: CandidateState | None) -> bool:
+        """Whether the best moved up by more than noise: one standard error of the previous
+        best's train score, and at least one more example right."""
+        if after is None:
+            return False
+        if before is None:
+            return True
+        old, new = before.score("train"), after.score("train")
+        if old is None or new is None:
+            return new is not None
+        n = max(self.sizes.train, 1)
+        noise = max(math.sqrt(old * (1 - old) / n), 1 / n)
+        return new - old > noise - 1e-12
+
+    async def _step(self, step: int) -> tuple[int, int]:
+        """Ask for proposals and score each as soon as it is in; returns (asked, new)."""
+        meta, exemplars, mistakes = self._meta_prompt(step)
+        k = self.config.proposals.candidates_per_step
+        self._emit(PhaseStarted("step", step, step_calls(self.config, self.sizes)))
+        order, reference = self._race(step)
+        shown = Shown.of(exemplars, self.config.labels)
+        sampling = [asyncio.ensure_future(self._sample(meta, step, i)) for i in range(k)]
+        scoring: list[asyncio.Future[None]] = []
+        samples: list[Sample] = []
+        try:
+            for task in sampling:  # in order: what is accepted never depends on timing
+                sample = self._judge(await task, shown)
+                samples.append(sample)
+                if sample.status == "accepted" and sample.instruction is not None:
+                    candidate = Candidate(
+                        candidate_id(sample.instruction), sample.instruction, step, "optimizer"
+                    )
+                    self.states[candidate.id] = CandidateState(candidate)
+                    scoring.append(
+                        asyncio.ensure_future(self._score_train(candidate, order, reference))
+                    )
+            record = MetaPromptRecord(
+                step,
+                tuple(e.id for e in exemplars),
+                meta,
+                tuple(samples),
+                tuple(m.example_id for m in mistakes),
+            )
+            self._emit(MetaPromptBuilt(record))
+            await gather_all(scoring)
+        except BaseException:
+            for task in sampling:
+                task.cancel()
+            for future in scoring:
+                future.cancel()
+            await asyncio.gather(*sampling, *scoring, return_exceptions=True)
+            raise
+        return k, len(scoring)
+
+    def _meta_prompt(self, step: int) -> tuple[str, list[Example], list[_Mistake]]:
         proposals = self.config.proposals
         rng = random.Random(derive_seed(self.config.seed, "exemplars", step))
         train = self.splits.train
         exemplars = rng.sample(list(train), min(proposals.exemplars, len(train)))
         history = [
-            Scored(s.candidate.text, s.scores["train"])
+            Scored(s.candidate.text, score)
             for s in self.states.values()
-            if "train" in s.scores
+            if (score := s.score("train")) is not None
         ]
+        mistakes = self._mistakes(step)
         meta = build_meta_prompt(
             task=self.config.task,
             history=history,
@@ -169,43 +225,78 @@ class Optimizer:
             history_size=proposals.history_size,
             buckets=proposals.score_buckets,
             max_instruction_chars=proposals.max_instruction_chars,
+            prefill=self.config.scorer_prefill,
+            mistakes=[m.shown for m in mistakes],
         )
-        self._emit(PhaseStarted("step", step, step_calls(self.config, self.sizes)))
-        answers = await gather_all(
-            self._sample(meta, step, i) for i in range(proposals.candidates_per_step)
-        )
-        fresh: list[Candidate] = []
-        samples = []
-        for answer in answers:
-            text = extract_instruction(answer.output) if answer.output is not None else None
-            status = self._admit(text)
-            samples.append(replace(answer, instruction=text, status=status))
-            if status == "accepted" and text is not None:
-                fresh.append(Candidate(candidate_id(text), text, step, "optimizer"))
-        exemplar_ids = tuple(e.id for e in exemplars)
-        self._emit(MetaPromptBuilt(MetaPromptRecord(step, exemplar_ids, meta, tuple(samples))))
-        return len(answers), fresh
+        return meta, exemplars, mistakes
 
-    def _admit(self, text: str | None) -> SampleStatus:
+    def _mistakes(self, step: int) -> list[_Mistake]:
+        """Up to ``show_errors`` train examples the best so far gets wrong (answered, below 1)."""
+        wanted = self.config.proposals.show_errors
+        best = self.best()
+        if wanted <= 0 or best is None:
+            return []
+        result = best.result("train")
+        wrong = [
+            e
+            for ex in self.splits.train
+            if (e := result.evaluations.get(ex.id)) is not None
+            and e.score is not None
+            and e.score < 1.0
+        ]
+        rng = random.Random(derive_seed(self.config.seed, "mistakes", step))
+        chosen = rng.sample(wrong, min(wanted, len(wrong)))
+        return [
+            _Mistake(
+                e.example_id,
+                Mistake(
+                    self._examples[e.example_id].input,
+                    self._examples[e.example_id].target,
+                    e.output if e.output is not None else "",
+                ),
+            )
+            for e in chosen
+        ]
+
+    def _race(self, step: int) -> tuple[tuple[Example, ...], CandidateState | None]:
+        """The train examples in the order this step scores them, and the reference a racing
+        candidate is compared with (the best at the start of the step; None: no racing)."""
+        if self.config.racing is None:
+            return self.splits.train, None
+        rng = random.Random(derive_seed(self.config.seed, "race", step))
+        return race_order(self.splits.train, rng), self.best()
+
+    def _judge(self, sample: Sample, shown: Shown) -> Sample:
+        """Read an optimizer answer and decide whether its instruction is a new candidate."""
+        if sample.output is None:
+            return replace(sample, status="failed")
+        parsed = parse_instruction(sample.output, mode=self.config.proposals.parse, shown=shown)
+        text = parsed.instruction
+        status: SampleStatus
         if text is None:
-            return "unparseable"
-        if len(text) > self.config.proposals.max_instruction_chars:
-            return "too_long"
-        key = normalize(text)
-        if key in self._seen:
-            return "duplicate"
-        self._seen.add(key)
-        return "accepted"
+            status = parsed.status if parsed.status != "tagged" else "empty"
+        elif len(text) > self.config.proposals.max_instruction_chars:
+            status = "too_long"
+        elif normalize(text) in self._seen:
+            status = "duplicate"
+        else:
+            self._seen.add(normalize(text))
+            status = "accepted"
+        return replace(sample, instruction=text, status=status, tagged=parsed.tagged)
 
     async def _sample(self, meta: str, step: int, index: int) -> Sample:
-        """One optimizer answer; its ``output`` is None when the call failed."""
+        """One optimizer answer; its ``output`` is None when the call failed. With prefill the
+        answer is asked to continue ``<INS>``, which is put back in front of what comes."""
         if (step, index) in self.prior.samples:
             sample = self.prior.samples[(step, index)]
             self._account(sample)
             return sample
         params = replace(self.config.optimizer, seed=derive_seed(self.config.seed, step, index))
+        messages = [{"role": "user", "content": meta}]
+        if self.config.proposals.prefill:
+            messages.append({"role": "assistant", "content": INS})
         try:
-            completion = await self.client.complete([{"role": "user", "content": meta}], params)
+            completion = await self.client.complete(messages, params)
         except SystemicModelError:
             raise
         except ModelError as exc:
@@ -213,33 +304,67 @@ class Optimizer:
             sample = Sample(index, None, retries=exc.retries, error=f"{type(exc).__name__}: {exc}")
         else:
             self._failures.succeeded()
+            text = completion.text
+            if self.config.proposals.prefill and not text.lstrip().lower().startswith("<ins>"):
+                text = INS + text
             sample = Sample(
                 index,
-                completion.text,
+                text,
                 prompt_tokens=completion.prompt_tokens,
                 completion_tokens=completion.completion_tokens,
                 cost_usd=completion.cost_usd,
                 retries=completion.retries,
                 cached=completion.cached,
+                finish_reason=completion.finish_reason,
             )
         self._account(sample)
         self._emit(OptimizerCallDone(step, self.usage))
         return sample
 
-    async def _score_all(self, candidates: Sequence[Candidate], split: SplitName) -> None:
-        examples = self.splits.get(split)
-        await gather_all(self._score(c, split, examples) for c in candidates)
+    # -- scoring ------------------------------------------------------------------------------
 
-    async def _score(
-        self, candidate: Candidate, split: SplitName, examples: Sequence[Example]
+    async def _score_full(self, candidate: Candidate, split: SplitName) -> None:
+        state = self.states[candidate.id]
+        result = state.result(split)
+        await self._evaluate_all(candidate, split, self.splits.get(split), result)
+        self._emit_scored(state, split)
+
+    async def _score_train(
+        self,
+        candidate: Candidate,
+        order: Sequence[Example],
+        reference: CandidateState | None,
     ) -> None:
-        state = self.states.setdefault(candidate.id, CandidateState(candidate))
-        evaluations = await gather_all(self._evaluate(candidate, split, ex) for ex in examples)
-        scores = [e.score for e in evaluations]
-        state.per_example[split] = scores
-        state.scores[split] = mean(scores) or 0.0
-        errors = sum(1 for e in evaluations if e.error)
-        self._emit(CandidateScored(candidate, split, state.scores[split], len(evaluations), errors))
+        """Score a proposal on train: all of it, or race it against ``reference``."""
+        state = self.states[candidate.id]
+        result = state.result("train")
+        racing = self.config.racing
+        if racing is None or reference is None:
+            await self._evaluate_all(candidate, "train", order, result)
+            self._emit_scored(state, "train")
+            return
+        plan = RacePlan(len(order), racing.delta, racing.margin, binary=self.config.binary_scores)
+        ids = [e.id for e in order]
+        reference_values = reference.result("train").values(ids)
+        done = 0
+        for look in plan.looks():
+            await self._evaluate_all(candidate, "train", order[done:look], result)
+            done = look
+            decision = plan.decide(result.values(ids[:look]), reference_values)
+            if decision.drop:
+                result.stopped = decision
+                break
+        self._emit_scored(state, "train")
+
+    async def _evaluate_all(
+        self,
+        candidate: Candidate,
+        split: SplitName,
+        examples: Sequence[Example],
+        result: SplitResult,
+    ) -> None:
+        for evaluation in await gather_all(self._evaluate(candidate, split, e) for e in examples):
+            result.add(evaluation)
 
     async def _evaluate(
         self, candidate: Candidate, split: SplitName, example: Example
@@ -249,7 +374,9 @@ class Optimizer:
             evaluation = self.prior.evaluations[key]
             self._account(evaluation)
             return evaluation
-        messages = scorer_messages(candidate.text, example.input, self.config.position)
+        messages = scorer_messages(
+            candidate.text, example.input, self.config.position, prefill=self.config.scorer_prefill
+        )
         started = self.clock()
         try:
             completion = await self.client.complete(messages, self.config.scorer)
@@ -262,14 +389,14 @@ class Optimizer:
                 split,
                 example.id,
                 None,
-                0.0,
+                None,
                 latency_s=self.clock() - started,
                 retries=exc.retries,
                 error=f"{type(exc).__name__}: {exc}",
             )
         else:
             self._failures.succeeded()
-            score = self.metric(completion.text, example.target, example.options)
+            score = await self.metric.ascore(completion.text, example)
             evaluation = Evaluation(
                 candidate.id,
                 split,
@@ -282,6 +409,7 @@ class Optimizer:
                 latency_s=completion.latency_s,
                 retries=completion.retries,
                 cached=completion.cached,
+                finish_reason=completion.finish_reason,
             )
         self._account(evaluation)
         self._emit(EvaluationDone(evaluation, self.usage))
@@ -289,35 +417,51 @@ class Optimizer:
 
     # -- selection ----------------------------------------------------------------------------
 
+    def eligible(self, state: CandidateState) -> bool:
+        return state.eligible(self.sizes.train)
+
+    def ranked(self) -> list[CandidateState]:
+        """Every candidate with a train score: those that can win first, then best first; ties
+        go to the earlier one."""
+        order = {cid: i for i, cid in enumerate(self.states)}
+        return sorted(
+            (s for s in self.states.values() if s.score("train") is not None),
+            key=lambda s: (not self.eligible(s), -(s.score("train") or 0.0), order[s.candidate.id]),
+        )
+
+    def best(self) -> CandidateState | None:
+        """The best candidate that can win (scored on all of train, few failed calls)."""
+        ranked = self.ranked()
+        return ranked[0] if ranked and self.eligible(ranked[0]) else None
+
     async def _select(
         self, status: RunEnd, reason: str | None, steps_done: int, seeds: Sequence[Candidate]
     ) -> Outcome:
         ranked = self.ranked()
         seed_states = [self.states[c.id] for c in seeds]
-        selection = self.config.selection
-        by_id = {s.candidate.id: s for s in [*ranked[: selection.top_k], *seed_states]}
-        finalists = list(by_id.values())
+        top = [s for s in ranked if self.eligible(s)][: self.config.selection.top_k]
+        finalists = list({s.candidate.id: s for s in [*top, *seed_states]}.values())
         if self.splits.val:
-            self._emit(
-                PhaseStarted("validation", steps_done, len(finalists) * len(self.splits.val))
-            )
-            await self._score_all([s.candidate for s in finalists], "val")
-        winner = max(finalists, key=self._selection_key)
+            self._emit(PhaseStarted("validation", steps_done, len(finalists) * self.sizes.val))
+            await gather_all(self._score_full(s.candidate, "val") for s in finalists)
+        can_win = [s for s in finalists if self._can_win(s)]
+        winner = max(can_win or finalists, key=self._selection_key)
         best_seed = max(seed_states, key=self._selection_key)
-        improvement = None
+        comparison = None
         if self.splits.test:
-            to_test = list(
-                {c.id: c for c in [winner.candidate, *(s.candidate for s in seed_states)]}.values()
-            )
-            self._emit(PhaseStarted("test", steps_done, len(to_test) * len(self.splits.test)))
-            await self._score_all(to_test, "test")
-            improvement = paired_bootstrap(
-                winner.per_example["test"],
-                best_seed.per_example["test"],
-                samples=selection.bootstrap_samples,
+            to_test = list({s.candidate.id: s for s in [winner, *seed_states]}.values())
+            self._emit(PhaseStarted("test", steps_done, len(to_test) * self.sizes.test))
+            await gather_all(self._score_full(s.candidate, "test") for s in to_test)
+            ids = [e.id for e in self.splits.test]
+            selection = self.config.selection
+            comparison = compare_paired(
+                winner.result("test").values(ids),
+                best_seed.result("test").values(ids),
                 level=selection.ci_level,
                 rng=random.Random(derive_seed(self.config.seed, "bootstrap")),
+                samples=selection.bootstrap_samples,
             )
+        notes = self._notes(winner, best_seed, comparison, eligible_winner=bool(can_win))
         return Outcome(
             status=status,
             reason=reason,
@@ -325,22 +469,66 @@ class Optimizer:
             best_seed=best_seed,
             seeds=tuple(seed_states),
             candidates=tuple(ranked),
-            improvement=improvement,
+            comparison=comparison,
             steps_completed=steps_done,
             usage=self.usage,
+            notes=notes,
         )
 
-    def ranked(self) -> list[CandidateState]:
-        """Every candidate scored on train, best first; ties go to the earlier one."""
-        order = {cid: i for i, cid in enumerate(self.states)}
-        return sorted(
-            (s for s in self.states.values() if "train" in s.scores),
-            key=lambda s: (-s.scores["train"], order[s.candidate.id]),
-        )
+    def _can_win(self, state: CandidateState) -> bool:
+        if not self.eligible(state):
+            return False
+        val = state.results.get("val")
+        return val is None or val.failed <= MAX_FAILED_SHARE * max(val.scored, 1)
 
     def _selection_key(self, state: CandidateState) -> tuple[float, float, int]:
         order = list(self.states).index(state.candidate.id)
-        return (state.scores.get("val", 0.0), state.scores.get("train", 0.0), -order)
+        val, train = state.score("val"), state.score("train")
+        return (
+            val if val is not None else -1.0,
+            train if train is not None else -1.0,
+            -order,
+        )
+
+    def _notes(
+        self,
+        winner: CandidateState,
+        best_seed: CandidateState,
+        comparison: Comparison | None,
+        *,
+        eligible_winner: bool,
+    ) -> tuple[str, ...]:
+        """What a reader must know to trust the numbers, one sentence each."""
+        notes: list[str] = []
+        u = self.usage
+        if u.failed_calls:
+            notes.append(
+                f"{u.failed_calls} calls failed after their retries; they are missing data, not "
+                "wrong answers (`opro resume RUN_DIR` makes them again)"
+            )
+        if not eligible_winner:
+            notes.append(
+                "no finalist answered 95% of its examples: the winner was picked among "
+                "incomplete candidates"
+            )
+        for label, state in (("winner", winner), ("seed", best_seed)):
+            for split in ("train", "val", "test"):
+                share = state.truncation_share(split)
+                if share > 0.05:
+                    notes.append(
+                        f"{share:.0%} of the {label}'s {split} answers were cut at max_tokens "
+                        f"({self.config.scorer.max_tokens}): raise scorer.max_tokens"
+                    )
+                    break
+        if comparison is not None:
+            if comparison.missing:
+                notes.append(
+                    f"the test comparison is missing {comparison.missing} examples (failed "
+                    "calls): gates fail until `opro resume` answers them"
+                )
+            if not comparison.significant:
+                notes.append(CEILING)
+        return tuple(notes)
 
     # -- budgets and bookkeeping --------------------------------------------------------------
 
@@ -369,39 +557,39 @@ class Optimizer:
         return None
 
     def _account(self, call: Evaluation | Sample) -> None:
-        """Add one call (an evaluation or an optimizer sample) to the usage totals."""
-        u = self.usage
-        if call.cached:
-            self.usage = replace(u, cache_hits=u.cache_hits + 1)
-            return
-        retries = u.retries + call.retries
-        failed = call.output is None if isinstance(call, Sample) else call.error is not None
-        if failed:
-            self.usage = replace(
-                u, calls=u.calls + 1, failed_calls=u.failed_calls + 1, retries=retries
+        self.usage = add_call(self.usage, call)
+
+    def _emit_scored(self, state: CandidateState, split: SplitName) -> None:
+        result = state.result(split)
+        self._emit(
+            CandidateScored(
+                state.candidate,
+                split,
+                result.mean,
+                result.scored,
+                result.failed,
+                result.truncated,
+                result.stopped.reason if result.stopped is not None else None,
+                self.eligible(state),
             )
-            return
-        cost = call.cost_usd
-        self.usage = replace(
-            u,
-            calls=u.calls + 1,
-            retries=retries,
-            prompt_tokens=u.prompt_tokens + call.prompt_tokens,
-            completion_tokens=u.completion_tokens + call.completion_tokens,
-            known_cost_usd=u.known_cost_usd + (cost if cost is not None else 0.0),
-            unknown_cost_calls=u.unknown_cost_calls + (cost is None),
         )
 
     def _emit_step(self, step: int, new: int, proposed: int) -> None:
-        ranked = self.ranked()
-        best = ranked[0]
-        step_scores = [s.scores["train"] for s in ranked if s.candidate.step == step]
+        best = self.best()
+        if best is None:  # nothing can win yet: show the best there is
+            ranked = self.ranked()
+            best = ranked[0] if ranked else None
+        step_scores = [
+            score
+            for s in self.states.values()
+            if s.candidate.step == step and (score := s.score("train")) is not None
+        ]
         u = self.usage
         record = StepRecord(
             step=step,
-            best_score=best.scores["train"],
-            best_id=best.candidate.id,
-            mean_score=mean(step_scores),
+            best_score=best.score("train") if best is not None else None,
+            best_id=best.candidate.id if best is not None else None,
+            mean_score=sum(step_scores) / len(step_scores) if step_scores else None,
             proposed=proposed,
             new_candidates=new,
             calls=u.calls,
@@ -418,33 +606,14 @@ class Optimizer:
             listener(event)
 
 
-def outcome_summary(outcome: Outcome) -> Summary:
-    """The numbers of an outcome, as summary.json holds them (without the run's name, folder and
-    duration, which the application adds)."""
+CEILING = (
+    "no instruction beat the seed significantly: the wording of the instruction is probably not "
+    "the bottleneck; look at the task definition (is the label set clear?), the model (is it "
+    "able to do the task?) and the data (are the labels right?)"
+)
 
-    def scores(state: CandidateState) -> PromptScores:
-        c = state.candidate
-        return PromptScores(
-            id=c.id,
-            text=c.text,
-            step=c.step,
-            origin=c.origin,
-            train=state.scores.get("train"),
-            val=state.scores.get("val"),
-            test=state.scores.get("test"),
-        )
 
-    imp = outcome.improvement
-    return Summary(
-        status=outcome.status,
-        reason=outcome.reason,
-        best=scores(outcome.winner),
-        best_seed=scores(outcome.best_seed),
-        seeds=tuple(scores(s) for s in outcome.seeds),
-        improvement=None
-        if imp is None
-        else Improvement(imp.delta, imp.low, imp.high, imp.level, imp.n),
-        steps_completed=outcome.steps_completed,
-        candidates=len(outcome.candidates),
-        usage=outcome.usage,
-    )
+@dataclass(frozen=True)
+class _Mistake:
+    example_id: str
+    shown: Mistake

@@ -24,11 +24,12 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from opro_cli.data import Example
-from opro_cli.spec import ParseMode
+if TYPE_CHECKING:
+    from opro_cli.data import Example
 
+ParseMode = Literal["strict", "lenient"]
 ParseStatus = Literal["tagged", "untagged", "preamble", "exemplar_copy", "score_or_label", "empty"]
 
 _TAGGED = re.compile(r"<INS>(.*?)(?:</INS>|(?=<INS>)|$)", re.IGNORECASE | re.DOTALL)

@@ -39,10 +39,7 @@ class Completion:
     latency_s: float = 0.0
     retries: int = 0
     cached: bool = False  # served from opro's response cache: no call was made
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
+    finish_reason: str | None = None  # "stop", "length" (cut at max_tokens), ...; None: unknown
 
 
 class ModelClient(Protocol):

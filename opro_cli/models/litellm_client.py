@@ -112,7 +112,7 @@ def _fill_response(litellm: Any, kwargs: dict[str, Any], model: str, response: A
     model_response.choices[0].message.content = (
         response["choices"][0]["message"].get("content") or ""
     )
-    model_response.choices[0].finish_reason = "stop"
+    model_response.choices[0].finish_reason = response["choices"][0].get("finish_reason") or "stop"
     model_response.model = model
     model_response.usage = litellm.Usage(
         prompt_tokens=prompt_tokens,
@@ -236,6 +236,7 @@ def _completion(
         cost_usd=_cost(litellm, response, params.model),
         latency_s=latency_s,
         retries=retries,
+        finish_reason=getattr(choice, "finish_reason", None),
     )
 
 

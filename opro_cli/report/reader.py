@@ -307,7 +307,8 @@ def load_detail(row: RunRow, diag: Diagnostics, *, evaluations: bool = True) -> 
         latest = {e.key: e for e in records_read if e.split in ("val", "test")}
         sums: dict[tuple[str, str], list[float]] = {}
         for ev in latest.values():
-            sums.setdefault((ev.candidate_id, ev.split), []).append(ev.score)
+            if ev.score is not None:  # a failed call is missing, not wrong
+                sums.setdefault((ev.candidate_id, ev.split), []).append(ev.score)
             if ev.split == "test":
                 tests.append(replace(ev, output=_clean(ev.output), error=_clean(ev.error)))
         for (cid, split), values in sums.items():

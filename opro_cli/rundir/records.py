@@ -22,13 +22,15 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """One scorer call: a candidate on one example. ``error`` is set when the call failed."""
+    """One scorer call: a candidate on one example. A failed call (``error`` set) has no score:
+    it is missing data, never a wrong answer. ``finish_reason`` "length" means the answer was
+    cut at ``max_tokens``."""
 
     candidate_id: str
     split: SplitName
     example_id: str
     output: str | None
-    score: float
+    score: float | None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
@@ -36,6 +38,15 @@ class Evaluation:
     retries: int = 0
     cached: bool = False
     error: str | None = None
+    finish_reason: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"latency_s": round(self.latency_s, 4)}
@@ -49,19 +60,22 @@ class Evaluation:
         )
         if cid is None or split not in SPLITS or example is None:
             return None
+        error = string(data.get("error"))
         return cls(
             candidate_id=cid,
             split=split,
             example_id=str(example),
             output=string(data.get("output")),
-            score=num(data.get("score")) or 0.0,
+            # runs written before failures were missing data stored a 0 with the error
+            score=None if error is not None else num(data.get("score")),
             prompt_tokens=integer(data.get("prompt_tokens")) or 0,
             completion_tokens=integer(data.get("completion_tokens")) or 0,
             cost_usd=num(data.get("cost_usd")),
             latency_s=num(data.get("latency_s")) or 0.0,
             retries=integer(data.get("retries")) or 0,
             cached=data.get("cached") is True,
-            error=string(data.get("error")),
+            error=error,
+            finish_reason=string(data.get("finish_reason")),
         )
 
     @property
@@ -81,6 +95,7 @@ class Usage:
     completion_tokens: int = 0
     known_cost_usd: float = 0.0
     unknown_cost_calls: int = 0
+    truncated_calls: int = 0  # answers cut at max_tokens
 
     @property
     def tokens(self) -> int:
@@ -103,6 +118,7 @@ class Usage:
             "cost_usd": self.cost_usd,
             "known_cost_usd": self.known_cost_usd,
             "unknown_cost_calls": self.unknown_cost_calls,
+            "truncated_calls": self.truncated_calls,
         }
 
     @classmethod
@@ -117,6 +133,7 @@ class Usage:
                 "prompt_tokens",
                 "completion_tokens",
                 "unknown_cost_calls",
+                "truncated_calls",
             )
         }
         known = num(data.get("known_cost_usd"))
@@ -129,7 +146,13 @@ class Usage:
 
 @dataclass(frozen=True)
 class CandidateRecord:
-    """A line of candidates.jsonl: a candidate and its train score."""
+    """A line of candidates.jsonl: a candidate and its train score.
+
+    ``train_score`` is the mean over the ``examples`` it was scored on that were answered;
+    ``errors`` of them failed (missing data), ``truncated`` hit ``max_tokens``. ``stopped`` says
+    why racing stopped scoring it early (None: scored on the whole train split). ``eligible``:
+    it can win (scored on the whole split, at most 5% of it failed).
+    """
 
     id: str
     step: int
@@ -138,6 +161,9 @@ class CandidateRecord:
     train_score: float | None
     examples: int | None = None
     errors: int | None = None
+    truncated: int | None = None
+    stopped: str | None = None
+    eligible: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -151,6 +177,7 @@ class CandidateRecord:
         )
         if cid is None or text is None or step is None:
             return None
+        eligible = data.get("eligible")
         return cls(
             id=cid,
             step=step,
@@ -159,6 +186,9 @@ class CandidateRecord:
             train_score=num(data.get("train_score")),
             examples=integer(data.get("examples")),
             errors=integer(data.get("errors")),
+            truncated=integer(data.get("truncated")),
+            stopped=string(data.get("stopped")),
+            eligible=eligible if isinstance(eligible, bool) else None,
         )
 
 
@@ -208,7 +238,20 @@ class StepRecord:
         )
 
 
-SampleStatus = Literal["accepted", "duplicate", "too_long", "unparseable"]
+# accepted, or why not: a repeat, too long, the call failed ("unparseable" in older runs), or
+# what the parser refused (core.parse: untagged in strict mode, a preamble, a copied exemplar...)
+SampleStatus = Literal[
+    "accepted",
+    "duplicate",
+    "too_long",
+    "failed",
+    "unparseable",
+    "untagged",
+    "preamble",
+    "exemplar_copy",
+    "score_or_label",
+    "empty",
+]
 
 
 @dataclass(frozen=True)
@@ -225,10 +268,16 @@ class Sample:
     error: str | None = None
     instruction: str | None = None
     status: SampleStatus | None = None
+    tagged: bool | None = None  # the answer had <INS> tags
+    finish_reason: str | None = None
 
     @property
     def failed(self) -> bool:
         return self.output is None
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"failed": self.failed}
@@ -250,6 +299,8 @@ class Sample:
             error=string(data.get("error")),
             instruction=string(data.get("instruction")),
             status=status if status in get_args(SampleStatus) else None,
+            tagged=data.get("tagged") if isinstance(data.get("tagged"), bool) else None,
+            finish_reason=string(data.get("finish_reason")),
         )
 
 
@@ -261,11 +312,13 @@ class MetaPromptRecord:
     exemplar_ids: tuple[str, ...]
     meta_prompt: str
     samples: tuple[Sample, ...]
+    mistake_ids: tuple[str, ...] = ()  # train examples the best got wrong, shown (show_errors)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "step": self.step,
             "exemplar_ids": list(self.exemplar_ids),
+            "mistake_ids": list(self.mistake_ids),
             "meta_prompt": self.meta_prompt,
             "samples": [s.to_json() for s in self.samples],
         }
@@ -280,6 +333,7 @@ class MetaPromptRecord:
         return cls(
             step=step,
             exemplar_ids=tuple(str(i) for i in ids) if isinstance(ids, list) else (),
+            mistake_ids=tuple(str(i) for i in items(data.get("mistake_ids"))),
             meta_prompt=string(data.get("meta_prompt")) or "",
             samples=tuple(
                 s for s in (Sample.from_json(mapping(x)) for x in items(samples)) if s is not None

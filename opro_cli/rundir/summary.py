@@ -106,6 +106,9 @@ class Summary:
     duration_s: float | None = None
     run_dir: str | None = None
     schema_version: int = SCHEMA_VERSION
+    # what a reader must know to trust the numbers: failed or cut answers, the diagnosis when
+    # nothing beat the seed, why the run stopped early
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -122,6 +125,7 @@ class Summary:
             "usage": self.usage.to_json(),
             "duration_s": self.duration_s,
             "run_dir": self.run_dir,
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -149,6 +153,7 @@ class Summary:
             duration_s=num(data.get("duration_s")),
             run_dir=string(data.get("run_dir")),
             schema_version=integer(data.get("schema_version")) or SCHEMA_VERSION,
+            notes=tuple(n for n in items(data.get("notes")) if isinstance(n, str)),
         )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from opro_cli.core.parse import ParseMode
 from opro_cli.secrets import find_secret, redact_tree
 from opro_cli.spec.models import (
     Credential,
@@ -28,11 +29,11 @@ from opro_cli.spec.sections import (
     NAME_RE,
     BudgetSpec,
     DatasetSpec,
+    EvaluationSpec,
     Frozen,
     InstructionPosition,
     MetricName,
     MetricSpec,
-    ParseMode,
     SelectionSpec,
     SplitSpec,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "DEFAULT_LOCAL_MODEL",
     "BudgetSpec",
     "DatasetSpec",
+    "EvaluationSpec",
     "InstructionPosition",
     "MetricName",
     "MetricSpec",
@@ -69,6 +71,7 @@ class RunSpec(Frozen):
     optimizer: OptimizerSpec = OptimizerSpec()
     budget: BudgetSpec = BudgetSpec()
     selection: SelectionSpec = SelectionSpec()
+    evaluation: EvaluationSpec = EvaluationSpec()
     concurrency: int = Field(default=8, ge=1, le=256)
     seed: int = 0
 

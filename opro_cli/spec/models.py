@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from opro_cli.core.parse import ParseMode
 from opro_cli.models.base import CallParams
 from opro_cli.secrets import MASK, Finding, find_secret, is_credential_key
-from opro_cli.spec.sections import DEFAULT_LOCAL_MODEL, Frozen, InstructionPosition, ParseMode
+from opro_cli.spec.sections import DEFAULT_LOCAL_MODEL, Frozen, InstructionPosition
 
 
 class ModelSpec(Frozen):
@@ -118,9 +119,20 @@ def credential_error(problems: list[Credential]) -> ValidationError:
     return ValidationError.from_exception_data("credential", details)
 
 
+Prefill = Literal["auto", "on", "off"]
+
+
 class ScorerSpec(ModelSpec):
-    max_tokens: int | None = Field(default=32, ge=1)
+    # long enough that an instruction asking for reasoning first is not cut off; a warning
+    # says when more than 5% of a candidate's answers hit it
+    max_tokens: int | None = Field(default=256, ge=1)
     instruction_position: InstructionPosition = "q_begin"
+    prefill: Prefill = Field(
+        default="auto",
+        description="a_begin: put the instruction at the start of the assistant's answer "
+        "(models that continue a final assistant message: the local model, Anthropic); auto "
+        "decides by provider, off writes 'Q: ... A: <instruction>' in the user's turn",
+    )
 
 
 class OptimizerSpec(ModelSpec):
@@ -131,4 +143,21 @@ class OptimizerSpec(ModelSpec):
     exemplars: int = Field(default=3, ge=0)
     max_instruction_chars: int = Field(default=500, ge=1)
     score_buckets: int = Field(default=100, ge=2, le=1000)
-    parse: ParseMode = "lenient"
+    parse: ParseMode = Field(
+        default="lenient",
+        description="strict: only instructions written between <INS> tags count; lenient: an "
+        "untagged answer's first line counts too (never a preamble or a copied example)",
+    )
+    prefill: Prefill = Field(
+        default="auto",
+        description="start the optimizer's answer with <INS> so that even a small model writes "
+        "an instruction (models that continue a final assistant message); auto decides by "
+        "provider",
+    )
+    show_errors: int = Field(
+        default=0,
+        ge=0,
+        le=20,
+        description="show the optimizer up to this many train examples the best instruction "
+        "gets wrong, with the expected and the actual answer",
+    )

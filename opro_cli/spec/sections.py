@@ -16,7 +16,6 @@ InstructionPosition = Position
 MetricName = Literal[
     "exact_match", "contains", "regex", "numeric", "choice", "f1", "json", "python"
 ]
-ParseMode = Literal["strict", "lenient"]
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
@@ -202,9 +201,39 @@ class BudgetSpec(Frozen):
     max_tokens: int | None = Field(default=None, ge=1)
     max_cost_usd: float | None = Field(default=None, gt=0)
     max_minutes: float | None = Field(default=None, gt=0)
+    patience: int | None = Field(
+        default=None,
+        ge=1,
+        description="stop after this many steps in which the best train score did not rise by "
+        "more than one standard error (and at least one example)",
+    )
 
 
 class SelectionSpec(Frozen):
     top_k: int = Field(default=3, ge=1, description="best train candidates scored on validation")
-    bootstrap_samples: int = Field(default=1000, ge=0)
+    bootstrap_samples: int = Field(
+        default=4000,
+        ge=200,
+        description="resamples of the studentized bootstrap for graded metrics (0/1 metrics "
+        "use exact methods)",
+    )
     ci_level: float = Field(default=0.95, gt=0, lt=1)
+
+
+class EvaluationSpec(Frozen):
+    """How new candidates are scored on the train split."""
+
+    strategy: Literal["full", "racing"] = Field(
+        default="full",
+        description="full: every proposal on the whole train split (the paper); racing: on "
+        "growing parts of it, dropping a proposal once it is confidently worse than the best",
+    )
+    delta: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="racing: the chance of dropping a proposal as good as the best, at most",
+    )
+    margin: float = Field(
+        default=0.0, ge=0, lt=1, description="racing: drop only when worse by more than this"
+    )

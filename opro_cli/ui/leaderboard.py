@@ -36,8 +36,11 @@ class Row:
     id: str
     text: str
     step: int
-    score: float
-    examples: int
+    score: float | None  # mean over the answered examples
+    examples: int  # scored (fewer than the train split when racing stopped it)
+    failed: int = 0
+    stopped: str | None = None  # why racing stopped it
+    eligible: bool = True  # can win: scored on all of train, few calls failed
 
 
 @dataclass
@@ -62,7 +65,16 @@ class Board:
             self.usage = event.usage
         elif isinstance(event, CandidateScored) and event.split == "train":
             c = event.candidate  # shown on a terminal or in a log: filtered for secrets
-            self.rows[c.id] = Row(c.id, redact(c.text), c.step, event.score, event.examples)
+            self.rows[c.id] = Row(
+                c.id,
+                redact(c.text),
+                c.step,
+                event.score,
+                event.examples,
+                event.errors,
+                event.stopped,
+                event.eligible,
+            )
         elif isinstance(event, StepDone):
             self.elapsed_s = event.record.elapsed_s or 0.0
             self.usage = event.usage
@@ -71,7 +83,10 @@ class Board:
 
     def top(self, n: int = TOP_ROWS) -> list[Row]:
         order = {cid: i for i, cid in enumerate(self.rows)}
-        return sorted(self.rows.values(), key=lambda r: (-r.score, order[r.id]))[:n]
+        return sorted(
+            self.rows.values(),
+            key=lambda r: (not r.eligible, -(r.score or 0.0), order[r.id]),
+        )[:n]
 
 
 def format_cost(usage: Usage) -> str:
@@ -88,14 +103,17 @@ def render_board(board: Board) -> Any:
     table.add_column("#", justify="right", width=3)
     table.add_column("score", justify="right", width=6)
     table.add_column("step", justify="right", width=4)
-    table.add_column("n", justify="right", width=4)
+    table.add_column("n", justify="right", width=5)
+    table.add_column("failed", justify="right", width=6)
     table.add_column("instruction", ratio=1, overflow="ellipsis", no_wrap=True)
     for rank, row in enumerate(board.top(), start=1):
+        # n: examples scored; "dropped" when racing stopped it early
         table.add_row(
             str(rank),
-            f"{row.score * 100:.1f}",
+            pct(row.score),
             str(row.step),
-            str(row.examples),
+            f"{row.examples}" if row.stopped is None else f"{row.examples}✗",
+            str(row.failed) if row.failed else "",
             one_line(row.text, 200),
         )
     label = f"step {board.step}/{board.steps}" if board.phase == "step" else board.phase
@@ -106,9 +124,10 @@ def render_board(board: Board) -> Any:
         Text(f"{board.phase_done}/{board.phase_total} calls"),
     )
     u = board.usage
+    cut = f"  cut at max_tokens {u.truncated_calls}" if u.truncated_calls else ""
     stats = Text(
         f"calls {u.calls}  failed {u.failed_calls}  retries {u.retries}  tokens {u.tokens}  "
-        f"cost {format_cost(u)}  elapsed {board.elapsed_s:.0f}s"
+        f"cost {format_cost(u)}  elapsed {board.elapsed_s:.0f}s{cut}"
     )
     parts: list[Any] = [table, progress, stats]
     if board.note:
