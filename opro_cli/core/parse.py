@@ -24,10 +24,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
-
-if TYPE_CHECKING:
-    from opro_cli.data import Example
+from typing import Literal, Protocol
 
 ParseMode = Literal["strict", "lenient"]
 ParseStatus = Literal["tagged", "untagged", "preamble", "exemplar_copy", "score_or_label", "empty"]
@@ -65,6 +62,14 @@ _NEAR_RATIO = 0.6  # and this difflib ratio
 _RUN_WORDS = 6  # or this many words in a row
 
 
+class Exemplar(Protocol):
+    @property
+    def input(self) -> str: ...
+
+    @property
+    def target(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Shown:
     """What the optimizer saw, so that an answer copying it can be told from an instruction:
@@ -74,7 +79,7 @@ class Shown:
     labels: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, exemplars: Iterable[Example], labels: Sequence[str] = ()) -> Shown:
+    def of(cls, exemplars: Iterable[Exemplar], labels: Sequence[str] = ()) -> Shown:
         return cls(tuple((e.input, e.target) for e in exemplars), tuple(labels))
 
 
