@@ -15,6 +15,7 @@ from opro_cli.core.events import Listener
 from opro_cli.core.optimizer import Optimizer, Prior
 from opro_cli.core.outcome import outcome_summary
 from opro_cli.core.plan import SplitSizes, planned_calls
+from opro_cli.core.significance import detectable_gain
 from opro_cli.data import Splits, load_splits
 from opro_cli.errors import GateError, MetricError, OproError, RunDirError, RunInterrupted
 from opro_cli.gates import Gates, gate_failure
@@ -50,6 +51,14 @@ class Prepared:
 
     def planned_cost(self) -> PlannedCost:
         return planned_cost(self.spec, self.splits, self.planned_calls())
+
+    def detectable_gain(self) -> float | None:
+        """The smallest gain over the seed the test split detects at 80% power (0/1 metrics:
+        assuming the winner loses 5% of the examples the seed gets right)."""
+        n = len(self.splits.test)
+        if n == 0:
+            return None
+        return detectable_gain(n, level=self.spec.selection.ci_level)
 
 
 @dataclass(frozen=True)
@@ -152,9 +161,9 @@ def _metric_name(metric: Metric) -> str:
 def prepare_resume(run_dir: Path) -> tuple[Prepared, Prior]:
     """Re-read an unfinished run: its resolved spec, the same data, and what it already did."""
     manifest = rundir.read_manifest(run_dir)
-    if manifest.finished:
+    if manifest.finished and not has_failed_calls(run_dir):
         raise RunDirError(
-            f"{run_dir}: the run is already {manifest.status}",
+            f"{run_dir}: the run is already {manifest.status}, with every call answered",
             hint="start a new one with opro run SPEC",
         )
     config = run_dir / rundir.CONFIG
@@ -168,6 +177,17 @@ def prepare_resume(run_dir: Path) -> tuple[Prepared, Prior]:
     metric = build_metric(spec.metric)
     check_metric(metric, splits, source=str(config))
     return Prepared(spec, splits, metric), load_prior(run_dir)
+
+
+def has_failed_calls(run_dir: Path) -> bool:
+    """Whether a run has calls that failed and were not answered since: a finished run with
+    some can be resumed to make them again."""
+    evaluations, _ = rundir.read_evaluations(run_dir)
+    answered = {e.key for e in evaluations if not e.failed}
+    if any(e.failed and e.key not in answered for e in evaluations):
+        return True
+    metas, _ = rundir.read_meta_prompts(run_dir)
+    return any(s.failed for meta in metas for s in meta.samples)
 
 
 def load_prior(run_dir: Path) -> Prior:

@@ -91,3 +91,25 @@ def fence(text: str, info: str = "") -> list[str]:
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     ticks = "`" * max(3, longest + 1)
     return [ticks + info, text, ticks]
+
+
+def p_value(value: float) -> str:
+    return f"{value:.3f}" if value >= 0.001 else "<0.001"
+
+
+def verdict(improvement: Improvement) -> str:
+    """The significance verdict in words: ``significant at 95% (p = 0.004)``, or not with the
+    smallest gain the test split can detect; empty for runs written before opro tested it."""
+    if improvement.significant is None or improvement.p_value is None:
+        return ""
+    level = f"{improvement.ci_level * 100:.0f}%" if improvement.ci_level is not None else ""
+    p = p_value(improvement.p_value)
+    if improvement.significant:
+        return f"significant at {level} (p = {p})"
+    text = f"not significant at {level} (p = {p})"
+    if improvement.detectable_gain is not None:
+        text += (
+            f": this test split can detect gains of about "
+            f"{improvement.detectable_gain * 100:.0f} points"
+        )
+    return text

@@ -141,13 +141,16 @@ class RunStore:
 
     @classmethod
     def reopen(cls, path: Path) -> RunStore:
-        """Continue an unfinished run: evaluations are kept and appended to; the files derived
-        from them (candidates, steps, meta-prompts) are written again as the run replays.
+        """Continue a run (unfinished, or finished with failed calls to make again): evaluations
+        are kept and appended to; the files derived from them (candidates, steps, meta-prompts,
+        and the summary at the end) are written again as the run replays.
         ``RunDirError`` when another process is writing the run."""
         lock = RunLock.acquire(path)
         manifest = rundir.read_manifest(path)
         for name in rundir.REPLAYED_FILES:
             (path / name).write_text("", encoding="utf-8")
+        for name in (rundir.SUMMARY, rundir.BEST_PROMPT):  # written again when it finishes
+            (path / name).unlink(missing_ok=True)
         _repair_last_line(path / rundir.EVALUATIONS)
         manifest = replace(
             manifest,

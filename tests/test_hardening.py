@@ -91,7 +91,7 @@ def test_a_permanent_error_on_every_call_stops_the_run_with_exit_3(
         result = invoke("run", str(spec), "--no-cache")
         calls = len(server.requests)
     assert result.exit_code == 3, result.output
-    assert "25 calls in a row failed; the last: openai/" in result.output
+    assert "25 calls in a row failed; the last: openai/" in result.output, result.output
     assert "Unsupported parameter: 'max_tokens'" in result.output
     assert "the provider refuses every request" in result.output
     assert 25 <= calls <= 25 + 4  # it stopped once the streak was long enough (4 in flight)

@@ -50,7 +50,14 @@ def run_command(
     min_improvement: float | None = typer.Option(
         None,
         "--min-improvement",
-        help="Exit 1 if the winner beats the best seed on test by less than this (0-1).",
+        help="Exit 1 if the winner beats the best seed on test by less than this (0-1); it "
+        "compares the point estimate: see --require-significant.",
+    ),
+    require_significant: bool = typer.Option(
+        False,
+        "--require-significant",
+        help="Exit 1 unless the winner beats the best seed on test significantly (at "
+        "selection.ci_level).",
     ),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
@@ -64,7 +71,8 @@ def run_command(
     else:
         assert spec is not None
         prepared, prior = prepare(spec), None
-    options = RunOptions(quiet, json_out, dry_run, no_cache, Gates(fail_under, min_improvement))
+    gates = Gates(fail_under, min_improvement, require_significant)
+    options = RunOptions(quiet, json_out, dry_run, no_cache, gates)
     run_prepared(prepared, options, runs_dir=runs_dir, resume_dir=resume, prior=prior)
 
 
@@ -133,7 +141,17 @@ def run_prepared(
             f"planned cost: {describe_cost(cost, in_process=in_process)}",
             markup=False,
         )
-    print_warnings(prepared.splits.warnings)
+    detectable = prepared.detectable_gain()
+    warnings = list(prepared.splits.warnings)
+    if not options.quiet or options.dry_run:
+        progress.print(describe_power(len(prepared.splits.test), detectable), markup=False)
+    if detectable is not None and detectable > 0.10:
+        warnings.append(
+            f"the test split ({len(prepared.splits.test)} examples) can only detect gains "
+            f"above about {detectable * 100:.0f} points at 80% power: add test examples (about "
+            "250 detect 10 points) or expect 'not significant'"
+        )
+    print_warnings(warnings)
     if options.dry_run:
         if options.json_out:
             typer.echo(
@@ -143,6 +161,7 @@ def run_prepared(
                         "planned_calls": plan,
                         "planned_cost_usd": cost.total_usd,
                         "unpriced_models": list(cost.unpriced),
+                        "detectable_gain": detectable,
                     },
                     indent=2,
                 )
@@ -177,3 +196,14 @@ def run_prepared(
     else:
         out.print(render_summary(summary))
     apply_gates(summary, options.gates, os.environ)
+
+
+def describe_power(n_test: int, detectable: float | None) -> str:
+    if n_test == 0:
+        return "no test split: the winner is not compared with the seed on unseen examples"
+    if detectable is None:
+        return f"test split: {n_test} examples, too few to detect any gain"
+    return (
+        f"test split: {n_test} examples; at 80% power it detects gains of about "
+        f"{detectable * 100:.0f} points"
+    )

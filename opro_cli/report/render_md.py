@@ -164,11 +164,16 @@ def step_summary_markdown(summary: Summary, gate: str | None, gates_set: bool) -
     imp = summary.improvement
     if imp is not None:
         ci = fmt.interval(imp)
+        missing = f" ({imp.missing} left out: failed calls)" if imp.missing else ""
+        said = fmt.verdict(imp)
         lines += [
             f"Test improvement over the seed: **{fmt.signed_points(imp.test_delta)} points**"
-            f"{', ' + ci if ci else ''}, n={imp.n}",
+            f"{', ' + ci if ci else ''}, n={imp.n}{missing}" + (f": {said}" if said else ""),
             "",
         ]
+    lines += [f"> {escape(note)}" for note in summary.notes]
+    if summary.notes:
+        lines.append("")
     if gate is not None:
         lines += [f"**Gate not met:** {gate}", ""]
     elif gates_set:

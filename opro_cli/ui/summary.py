@@ -7,7 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from opro_cli.formatting import EMPTY_INSTRUCTION, interval, pct, signed_points, usd
+from opro_cli.formatting import EMPTY_INSTRUCTION, interval, pct, signed_points, usd, verdict
 from opro_cli.rundir import SPLITS, Summary
 from opro_cli.secrets import redact
 
@@ -31,12 +31,16 @@ def render_summary(summary: Summary) -> RenderableType:
     imp = summary.improvement
     if imp is not None:
         ci = interval(imp)
+        missing = f" ({imp.missing} left out: failed calls)" if imp.missing else ""
         lines.append(
             Text(
                 f"test improvement over the seed: {signed_points(imp.test_delta)} points"
-                f"{', ' + ci if ci else ''}, n={imp.n}"
+                f"{', ' + ci if ci else ''}, n={imp.n}{missing}"
             )
         )
+        said = verdict(imp)
+        if said:
+            lines.append(Text(said, style="bold green" if imp.significant else "yellow"))
     u = summary.usage
     lines.append(
         Text(
@@ -46,5 +50,7 @@ def render_summary(summary: Summary) -> RenderableType:
             f"{u.tokens} tokens, cost {usd(u.cost_usd)}, {summary.duration_s or 0:.1f}s"
         )
     )
+    for note in summary.notes:
+        lines.append(Text(f"note: {redact(note)}", style="yellow"))
     lines.append(Text(f"run directory: {summary.run_dir}"))
     return Panel(Group(*lines), title=f"opro · {summary.name}", title_align="left")
