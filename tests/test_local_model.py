@@ -121,3 +121,18 @@ def test_doctor_reports_the_local_model_and_no_key_values(monkeypatch) -> None:
     assert "sk-doctor-secret-123456" not in result.output
     assert "SmolLM2-135M-Instruct.Q4_1.gguf" in result.output
     assert "yes (" in result.output
+
+
+def test_a_final_assistant_message_is_continued_not_answered() -> None:
+    client = LiteLLMClient(1)
+    messages = [
+        {"role": "user", "content": "Name a colour."},
+        {"role": "assistant", "content": "My favourite colour is"},
+    ]
+    params = CallParams(model=MODEL, temperature=0.0, max_tokens=6, max_retries=0)
+    first = asyncio.run(client.complete(messages, params))
+    again = asyncio.run(client.complete(messages, params))
+    assert first.text == again.text and first.text.strip()
+    # a continuation: it does not restate the prefix or start a new turn
+    assert not first.text.lstrip().startswith("My favourite colour")
+    assert first.finish_reason in ("stop", "length")

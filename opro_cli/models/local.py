@@ -29,7 +29,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from opro_cli.errors import ContextLengthError, LocalModelMissingError
 
@@ -178,7 +178,6 @@ async def agenerate(
 def _generate(model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> dict[str, Any]:
     loaded = _load(resolve_model_path(_model_name(model)))
     kwargs: dict[str, Any] = {
-        "messages": messages,
         "temperature": float(params.get("temperature", 0.0) or 0.0),
         "max_tokens": params.get("max_tokens") or 256,
         "seed": params.get("seed", SEED) if params.get("seed") is not None else SEED,
@@ -188,7 +187,11 @@ def _generate(model: str, messages: list[dict[str, str]], params: dict[str, Any]
         kwargs["stop"] = [stop] if isinstance(stop, str) else list(stop)
     with loaded.lock:
         try:
-            response: dict[str, Any] = loaded.llama.create_chat_completion(**kwargs)
+            if messages and messages[-1].get("role") == "assistant":
+                return _continue(loaded.llama, messages, kwargs)
+            response: dict[str, Any] = loaded.llama.create_chat_completion(
+                messages=messages, **kwargs
+            )
         except ValueError as exc:
             if "context window" in str(exc):
                 raise ContextLengthError(
@@ -196,6 +199,35 @@ def _generate(model: str, messages: list[dict[str, str]], params: dict[str, Any]
                 ) from None
             raise
     return response
+
+
+def _continue(llama: Any, messages: list[dict[str, str]], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A chat completion that continues the final assistant message ("prefill"): the
+    conversation before it in the model's own chat template, the start of the assistant's turn,
+    then the message's text, completed as plain text. Returns only the continuation, in the
+    shape of a chat completion."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    eos_id, bos_id = llama.token_eos(), llama.token_bos()
+    eos = llama._model.token_get_text(eos_id) if eos_id != -1 else ""
+    bos = llama._model.token_get_text(bos_id) if bos_id != -1 else ""
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise ValueError("the model file has no chat template; prefill needs one")
+    formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+    prompt = formatter(messages=cast(Any, messages[:-1])).prompt + messages[-1]["content"]
+    stop = [*kwargs.pop("stop", []), *([eos] if eos else [])]
+    completion: dict[str, Any] = llama.create_completion(prompt=prompt, stop=stop, **kwargs)
+    choice = completion["choices"][0]
+    return {
+        "choices": [
+            {
+                "message": {"role": "assistant", "content": choice["text"]},
+                "finish_reason": choice.get("finish_reason"),
+            }
+        ],
+        "usage": completion.get("usage") or {},
+    }
 
 
 def local_model_status(*, load: bool = False) -> dict[str, Any]:
