@@ -186,6 +186,10 @@ def _generate(model: str, messages: list[dict[str, str]], params: dict[str, Any]
     if stop:
         kwargs["stop"] = [stop] if isinstance(stop, str) else list(stop)
     with loaded.lock:
+        # Forget the previous call's tokens: llama.cpp would reuse a matching prefix and, for a
+        # prompt identical to the last one, evaluate only its final token, which changes the
+        # logits slightly and so the answer, even at temperature 0.
+        loaded.llama.reset()
         try:
             if messages and messages[-1].get("role") == "assistant":
                 return _continue(loaded.llama, messages, kwargs)
