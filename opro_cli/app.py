@@ -17,7 +17,14 @@ from opro_cli.core.outcome import outcome_summary
 from opro_cli.core.plan import SplitSizes, planned_calls
 from opro_cli.core.significance import detectable_gain
 from opro_cli.data import Splits, load_splits
-from opro_cli.errors import GateError, MetricError, OproError, RunDirError, RunInterrupted
+from opro_cli.errors import (
+    GateError,
+    MetricError,
+    OproError,
+    RunDirError,
+    RunInterrupted,
+    SpecError,
+)
 from opro_cli.gates import Gates, gate_failure
 from opro_cli.interrupts import Stopped, ctrl_c_ignored, run_until_stopped
 from opro_cli.metrics import Metric, build_metric
@@ -121,7 +128,32 @@ def prepare(spec_path: Path) -> Prepared:
     splits = load_splits(spec.dataset)
     metric = build_metric(spec.metric)
     check_metric(metric, splits, source=str(spec_path))
-    return Prepared(spec, splits, metric)
+    prepared = Prepared(spec, splits, metric)
+    check_cost_budget(prepared, source=str(spec_path))
+    return prepared
+
+
+def check_cost_budget(prepared: Prepared, *, source: str) -> None:
+    """``budget.max_cost_usd`` can only stop a run whose models have a price: refuse it for a
+    model LiteLLM cannot price unless the spec gives that model's ``prices``."""
+    if prepared.spec.budget.max_cost_usd is None:
+        return
+    unpriced = prepared.planned_cost().unpriced
+    if unpriced:
+        roles = [
+            role
+            for role, model_spec in (
+                ("scorer", prepared.spec.scorer),
+                ("optimizer", prepared.spec.optimizer),
+            )
+            if model_spec.model in unpriced
+        ]
+        raise SpecError(
+            f"{source}: budget.max_cost_usd: LiteLLM has no price for {', '.join(unpriced)}, "
+            "so the budget could never stop the run",
+            hint=f"give {roles[0]}.prices: {{input_per_million: ..., output_per_million: ...}} "
+            "(USD), or remove max_cost_usd",
+        )
 
 
 def check_metric(metric: Metric, splits: Splits, *, source: str = "spec") -> None:

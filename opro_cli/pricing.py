@@ -70,8 +70,11 @@ def planned_cost(spec: RunSpec, splits: Splits, plan: dict[str, int]) -> Planned
         optimizer_calls * _tokens(meta_chars),
         optimizer_calls * answer(opt.max_tokens),
     )
-    scorer_usd = estimate_cost(spec.scorer.model, *scorer) if scorer_calls else 0.0
-    optimizer_usd = estimate_cost(opt.model, *optimizer) if optimizer_calls else 0.0
+    scorer_prices, optimizer_prices = spec.scorer.call_params().prices, opt.call_params().prices
+    scorer_usd = estimate_cost(spec.scorer.model, *scorer, scorer_prices) if scorer_calls else 0.0
+    optimizer_usd = (
+        estimate_cost(opt.model, *optimizer, optimizer_prices) if optimizer_calls else 0.0
+    )
     unpriced = [
         model
         for model, usd in ((spec.scorer.model, scorer_usd), (opt.model, optimizer_usd))

@@ -178,3 +178,29 @@ def test_dry_run_says_what_the_test_split_can_detect(parity_project, test_models
     )
     as_json = run("run", str(parity_project()), "--dry-run", "--json")
     assert 0.3 < json.loads(as_json.stdout)["detectable_gain"] <= 1.0
+
+
+def test_a_cost_budget_needs_a_price_and_the_spec_can_give_one(
+    parity_project, test_models
+) -> None:
+    spec = parity_project(budget={"max_cost_usd": 0.5})
+    refused = run("validate", str(spec))
+    assert refused.exit_code == 2
+    assert "budget.max_cost_usd: LiteLLM has no price for openai/parity, openai/proposer" in (
+        refused.output
+    )
+    assert "give scorer.prices: {input_per_million: ..., output_per_million: ...}" in refused.output
+    prices = {"prices": {"input_per_million": 1.0, "output_per_million": 2.0}}
+    priced = parity_project(budget={"max_cost_usd": 0.5}, scorer=prices, optimizer=prices)
+    result = run("run", str(priced), "--json", "--no-cache")
+    assert result.exit_code == 0, result.output
+    usage = json.loads(result.stdout)["usage"]
+    assert usage["cost_usd"] == pytest.approx(
+        (usage["prompt_tokens"] * 1.0 + usage["completion_tokens"] * 2.0) / 1e6
+    )
+
+
+def test_extra_accepts_litellm_options_that_mention_tokens(parity_project, test_models) -> None:
+    extra = {"max_completion_tokens": 4, "input_cost_per_token": 1e-6}
+    result = run("validate", str(parity_project(scorer={"extra": extra})))
+    assert result.exit_code == 0, result.output

@@ -16,6 +16,20 @@ Message = Mapping[str, str]
 
 
 @dataclass(frozen=True)
+class Prices:
+    """A model's price in USD per million tokens, where the spec gives it (for models LiteLLM
+    has no price for: self-hosted, fine-tuned, new)."""
+
+    input_per_million: float
+    output_per_million: float
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (
+            prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million
+        ) / 1e6
+
+
+@dataclass(frozen=True)
 class CallParams:
     """Everything that decides a model's answer besides the messages."""
 
@@ -28,6 +42,7 @@ class CallParams:
     timeout_s: float = 120.0
     max_retries: int = 4
     extra: Mapping[str, Any] = field(default_factory=dict)
+    prices: Prices | None = None  # overrides LiteLLM's price list (never changes an answer)
 
 
 @dataclass(frozen=True)

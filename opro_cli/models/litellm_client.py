@@ -36,7 +36,7 @@ from opro_cli.errors import (
     ServerError,
     TransientModelError,
 )
-from opro_cli.models.base import CallParams, Completion, Message
+from opro_cli.models.base import CallParams, Completion, Message, Prices
 from opro_cli.models.providers import is_in_process, provider_of
 from opro_cli.secrets import redact
 
@@ -233,7 +233,11 @@ def _completion(
         text=text,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
-        cost_usd=_cost(litellm, response, params.model),
+        cost_usd=(
+            params.prices.cost(prompt_tokens, completion_tokens)
+            if params.prices is not None
+            else _cost(litellm, response, params.model)
+        ),
         latency_s=latency_s,
         retries=retries,
         finish_reason=getattr(choice, "finish_reason", None),
@@ -253,9 +257,13 @@ def _cost(litellm: Any, response: Any, model: str) -> float | None:
         return None
 
 
-def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    """What litellm's price list says the tokens would cost in USD: 0 for in-process models,
-    None when litellm does not know the model's price (never guessed as zero)."""
+def estimate_cost(
+    model: str, prompt_tokens: int, completion_tokens: int, prices: Prices | None = None
+) -> float | None:
+    """What the tokens would cost in USD: by the spec's ``prices`` when given, else litellm's
+    price list; 0 for in-process models, None when the price is unknown (never guessed as 0)."""
+    if prices is not None:
+        return prices.cost(prompt_tokens, completion_tokens)
     if is_in_process(model):
         return 0.0
     litellm = import_litellm()

@@ -10,9 +10,16 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from opro_cli.core.parse import ParseMode
-from opro_cli.models.base import CallParams
+from opro_cli.models.base import CallParams, Prices
 from opro_cli.secrets import MASK, Finding, find_secret, is_credential_key
 from opro_cli.spec.sections import DEFAULT_LOCAL_MODEL, Frozen, InstructionPosition
+
+
+class PricesSpec(Frozen):
+    """The model's price, for models LiteLLM has no price for (self-hosted, fine-tuned, new)."""
+
+    input_per_million: float = Field(ge=0, description="USD per million prompt tokens")
+    output_per_million: float = Field(ge=0, description="USD per million completion tokens")
 
 
 class ModelSpec(Frozen):
@@ -23,6 +30,7 @@ class ModelSpec(Frozen):
     timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)
     extra: dict[str, Any] = Field(default_factory=dict)
+    prices: PricesSpec | None = None
 
     def call_params(self) -> CallParams:
         """The model settings as the client takes them (the one place they are mapped)."""
@@ -34,6 +42,9 @@ class ModelSpec(Frozen):
             timeout_s=self.timeout_s,
             max_retries=self.max_retries,
             extra=self.extra,
+            prices=None
+            if self.prices is None
+            else Prices(self.prices.input_per_million, self.prices.output_per_million),
         )
 
     @field_validator("model")
