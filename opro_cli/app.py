@@ -12,6 +12,7 @@ from pathlib import Path
 from opro_cli import rundir
 from opro_cli.core.config import Budget, LoopConfig, Proposals, Racing, Selection
 from opro_cli.core.events import Listener
+from opro_cli.core.judge import JudgeConfig
 from opro_cli.core.optimizer import Optimizer, Prior
 from opro_cli.core.outcome import outcome_summary
 from opro_cli.core.plan import SplitSizes, planned_calls
@@ -106,8 +107,16 @@ def loop_config(spec: RunSpec) -> LoopConfig:
         racing=Racing(ev.delta, ev.margin) if ev.strategy == "racing" else None,
         binary_scores=spec.metric.name not in GRADED_METRICS,
         labels=spec.metric.choices or (),
+        judge=judge_config(spec),
         seed=spec.seed,
     )
+
+
+def judge_config(spec: RunSpec) -> JudgeConfig | None:
+    judge = spec.metric.judge
+    if judge is None:
+        return None
+    return JudgeConfig(judge.call_params(), judge.rubric, judge.scale, judge.reference)
 
 
 # Metrics whose scores lie anywhere in [0, 1] (the others give 0 or 1)
@@ -160,6 +169,8 @@ def check_metric(metric: Metric, splits: Splits, *, source: str = "spec") -> Non
     """Score a known right answer and two wrong ones (an empty answer, another example's
     target), so a metric that is wrong, raises or returns nonsense fails before any model call.
     """
+    if metric.name == "judge":  # the judge is a model: checked on the run's first calls
+        return
     example = splits.train[0]
     other = next((e.target for e in splits.train if e.target != example.target), None)
     for answer in (example.target, "", other):

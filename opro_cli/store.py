@@ -31,6 +31,7 @@ from opro_cli.core.events import (
     MetaPromptBuilt,
     StepDone,
 )
+from opro_cli.core.judge import JUDGE_PROMPT_VERSION
 from opro_cli.data import Splits
 from opro_cli.errors import RunDirError
 from opro_cli.rundir import CandidateRecord, DatasetInfo, Manifest, Summary
@@ -131,6 +132,8 @@ class RunStore:
             ),
             scorer=spec.scorer.model,
             optimizer=spec.optimizer.model,
+            judge=spec.metric.judge.model if spec.metric.judge else None,
+            judge_prompt_version=JUDGE_PROMPT_VERSION if spec.metric.judge else None,
             planned_calls=planned_calls,
             planned_cost_usd=planned_cost_usd,
             started_at=started.isoformat(),

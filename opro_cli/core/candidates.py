@@ -79,22 +79,59 @@ class CandidateState:
 
 
 def add_call(usage: Usage, call: Evaluation | Sample) -> Usage:
-    """The usage totals with one more call: an evaluation or an optimizer sample."""
-    if call.cached:
+    """The usage totals with one more call: an evaluation (with the judge's call about it, if
+    the judge metric made one) or an optimizer sample."""
+    usage = _add(
+        usage,
+        cached=call.cached,
+        failed=call.failed and not (isinstance(call, Evaluation) and call.judged),
+        retries=call.retries,
+        prompt_tokens=call.prompt_tokens,
+        completion_tokens=call.completion_tokens,
+        cost=call.cost_usd,
+        truncated=call.truncated,
+    )
+    if isinstance(call, Evaluation) and call.judged:
+        usage = _add(
+            usage,
+            cached=call.judge_cached,
+            failed=call.failed,
+            retries=0,
+            prompt_tokens=call.judge_prompt_tokens,
+            completion_tokens=call.judge_completion_tokens,
+            cost=call.judge_cost_usd,
+            truncated=False,
+        )
+        if not call.judge_cached:
+            usage = replace(usage, judge_calls=usage.judge_calls + 1)
+    return usage
+
+
+def _add(
+    usage: Usage,
+    *,
+    cached: bool,
+    failed: bool,
+    retries: int,
+    prompt_tokens: int,
+    completion_tokens: int,
+    cost: float | None,
+    truncated: bool,
+) -> Usage:
+    if cached:
         return replace(usage, cache_hits=usage.cache_hits + 1)
-    retries = usage.retries + call.retries
-    if call.failed:
+    retries = usage.retries + retries
+    if failed:
         return replace(
             usage, calls=usage.calls + 1, failed_calls=usage.failed_calls + 1, retries=retries
         )
-    cost = call.cost_usd
     return replace(
         usage,
         calls=usage.calls + 1,
         retries=retries,
-        prompt_tokens=usage.prompt_tokens + call.prompt_tokens,
-        completion_tokens=usage.completion_tokens + call.completion_tokens,
+        prompt_tokens=usage.prompt_tokens + prompt_tokens,
+        completion_tokens=usage.completion_tokens + completion_tokens,
         known_cost_usd=usage.known_cost_usd + (cost if cost is not None else 0.0),
         unknown_cost_calls=usage.unknown_cost_calls + (cost is None),
-        truncated_calls=usage.truncated_calls + call.truncated,
+        truncated_calls=usage.truncated_calls + truncated,
     )

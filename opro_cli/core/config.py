@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from opro_cli.core.judge import JudgeConfig
 from opro_cli.core.parse import ParseMode
 from opro_cli.core.placement import Position
 from opro_cli.models.base import CallParams
@@ -63,6 +64,7 @@ class LoopConfig:
     racing: Racing | None = None  # None: every candidate on the whole train split
     binary_scores: bool = True  # the metric gives 0 or 1 (racing uses exact tests then)
     labels: tuple[str, ...] = ()  # answer labels the optimizer sees (a choice metric's choices)
+    judge: JudgeConfig | None = None  # the judge metric: a model grades each answer
     seed: int = 0
 
     @property

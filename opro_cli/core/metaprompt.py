@@ -46,6 +46,7 @@ class Mistake:
     input: str
     expected: str
     answer: str
+    reason: str | None = None  # the judge's reason for the grade, when a judge graded it
 
 
 def exemplar_block(example: Example, position: Position, *, prefill: bool = False) -> str:
@@ -55,7 +56,8 @@ def exemplar_block(example: Example, position: Position, *, prefill: bool = Fals
 
 
 def mistake_block(mistake: Mistake) -> str:
-    return f"input:\n{mistake.input}\nexpected:\n{mistake.expected}\nanswer:\n{mistake.answer}"
+    block = f"input:\n{mistake.input}\nexpected:\n{mistake.expected}\nanswer:\n{mistake.answer}"
+    return block + (f"\nwhy it falls short:\n{mistake.reason}" if mistake.reason else "")
 
 
 def build_meta_prompt(

@@ -42,6 +42,7 @@ from opro_cli.core.events import (
     Usage,
 )
 from opro_cli.core.failures import FailureStreak
+from opro_cli.core.judge import JudgeConfig, UnreadableVerdict, judge_messages, parse_verdict
 from opro_cli.core.metaprompt import INS, Mistake, Scored, build_meta_prompt
 from opro_cli.core.outcome import Outcome, RunEnd
 from opro_cli.core.parse import Shown, candidate_id, normalize, parse_instruction
@@ -253,6 +254,7 @@ class Optimizer:
                     self._examples[e.example_id].input,
                     self._examples[e.example_id].target,
                     e.output if e.output is not None else "",
+                    e.judge_reason,
                 ),
             )
             for e in chosen
@@ -396,13 +398,12 @@ class Optimizer:
             )
         else:
             self._failures.succeeded()
-            score = await self.metric.ascore(completion.text, example)
             evaluation = Evaluation(
                 candidate.id,
                 split,
                 example.id,
                 completion.text,
-                score,
+                None,
                 prompt_tokens=completion.prompt_tokens,
                 completion_tokens=completion.completion_tokens,
                 cost_usd=completion.cost_usd,
@@ -411,9 +412,42 @@ class Optimizer:
                 cached=completion.cached,
                 finish_reason=completion.finish_reason,
             )
+            if self.config.judge is None:
+                score = await self.metric.ascore(completion.text, example)
+                evaluation = replace(evaluation, score=score)
+            else:
+                evaluation = await self._judge_answer(evaluation, example, self.config.judge)
         self._account(evaluation)
         self._emit(EvaluationDone(evaluation, self.usage))
         return evaluation
+
+    async def _judge_answer(
+        self, evaluation: Evaluation, example: Example, judge: JudgeConfig
+    ) -> Evaluation:
+        """Have the judge grade the answer: its score and reason, or an error (a failed call or
+        an unreadable verdict is missing data, never a 0)."""
+        messages = judge_messages(judge, example.input, example.target, evaluation.output or "")
+        try:
+            judged = await self.client.complete(messages, judge.params)
+        except SystemicModelError:
+            raise
+        except ModelError as exc:
+            self._failures.failed(exc)
+            return replace(evaluation, judged=True, error=f"judge: {type(exc).__name__}: {exc}")
+        self._failures.succeeded()
+        evaluation = replace(
+            evaluation,
+            judged=True,
+            judge_prompt_tokens=judged.prompt_tokens,
+            judge_completion_tokens=judged.completion_tokens,
+            judge_cost_usd=judged.cost_usd,
+            judge_cached=judged.cached,
+        )
+        try:
+            verdict = parse_verdict(judged.text, judge.scale)
+        except UnreadableVerdict as exc:
+            return replace(evaluation, error=f"judge: {exc}")
+        return replace(evaluation, score=verdict.score, judge_reason=verdict.reason)
 
     # -- selection ----------------------------------------------------------------------------
 
@@ -537,6 +571,8 @@ class Optimizer:
         budget = self.config.budget
         plan = planned_calls(self.config, self.sizes)
         next_calls = step_calls(self.config, self.sizes) + plan["validation"] + plan["test"]
+        if self.config.judge is not None:  # a judge call for every answer but the optimizer's
+            next_calls += next_calls - self.config.proposals.candidates_per_step
         used = self.usage
         per_call_tokens = used.tokens / used.calls if used.calls else 0.0
         if budget.max_calls is not None and used.calls + next_calls > budget.max_calls:

@@ -20,16 +20,20 @@ def planned_calls(config: LoopConfig, sizes: SplitSizes) -> dict[str, int]:
     k = config.proposals.candidates_per_step
     steps = config.budget.steps
     finalists = min(config.selection.top_k, seeds + steps * k) + seeds
-    return {
+    plan = {
         "seeds": seeds * sizes.train,
         "steps": steps * step_calls(config, sizes),
         "validation": finalists * sizes.val,
         "test": (1 + seeds) * sizes.test,
     }
+    if config.judge is not None:  # one judge call per scorer call
+        plan["judge"] = plan["seeds"] + steps * k * sizes.train + plan["validation"] + plan["test"]
+    return plan
 
 
 def step_calls(config: LoopConfig, sizes: SplitSizes) -> int:
-    """Calls of one step: the optimizer's samples, then each proposal on the train split."""
+    """Calls of one step: the optimizer's samples, then each proposal on the train split (the
+    judge's calls, one per answer, are counted apart: see ``planned_calls``)."""
     k = config.proposals.candidates_per_step
     return k + k * sizes.train
 

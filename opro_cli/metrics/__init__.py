@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from opro_cli.errors import MetricError
 from opro_cli.metrics.base import (
     USAGE,
     ExampleLike,
@@ -75,11 +76,17 @@ __all__ = [
 ]
 
 
+def _judged_by_the_loop(prediction: str, example: ExampleLike) -> float:
+    raise MetricError("metric 'judge': scored by the judge model in the loop, not here")
+
+
 def build_metric(spec: MetricSpec) -> Metric:
     """Return the metric the spec names; a ``python`` metric is imported and a ``json``
     metric's schema is read here (``MetricError`` when they cannot be)."""
     if spec.name == "python":
         return load_python(spec.python or "")
+    if spec.name == "judge":  # graded by a model, which the loop calls (core.judge)
+        return Metric("judge", "metric 'judge'", _judged_by_the_loop)
     factories: dict[str, Callable[[MetricSpec], ScoreFn]] = {
         "exact_match": exact_match_metric,
         "contains": contains_metric,

@@ -39,6 +39,13 @@ class Evaluation:
     cached: bool = False
     error: str | None = None
     finish_reason: str | None = None
+    # the judge metric's call about this answer (judged: one was made)
+    judged: bool = False
+    judge_reason: str | None = None
+    judge_prompt_tokens: int = 0
+    judge_completion_tokens: int = 0
+    judge_cost_usd: float | None = None
+    judge_cached: bool = False
 
     @property
     def failed(self) -> bool:
@@ -76,6 +83,12 @@ class Evaluation:
             cached=data.get("cached") is True,
             error=error,
             finish_reason=string(data.get("finish_reason")),
+            judged=data.get("judged") is True,
+            judge_reason=string(data.get("judge_reason")),
+            judge_prompt_tokens=integer(data.get("judge_prompt_tokens")) or 0,
+            judge_completion_tokens=integer(data.get("judge_completion_tokens")) or 0,
+            judge_cost_usd=num(data.get("judge_cost_usd")),
+            judge_cached=data.get("judge_cached") is True,
         )
 
     @property
@@ -96,6 +109,7 @@ class Usage:
     known_cost_usd: float = 0.0
     unknown_cost_calls: int = 0
     truncated_calls: int = 0  # answers cut at max_tokens
+    judge_calls: int = 0  # of ``calls``, those made to the judge metric's model
 
     @property
     def tokens(self) -> int:
@@ -119,6 +133,7 @@ class Usage:
             "known_cost_usd": self.known_cost_usd,
             "unknown_cost_calls": self.unknown_cost_calls,
             "truncated_calls": self.truncated_calls,
+            "judge_calls": self.judge_calls,
         }
 
     @classmethod
@@ -134,6 +149,7 @@ class Usage:
                 "completion_tokens",
                 "unknown_cost_calls",
                 "truncated_calls",
+                "judge_calls",
             )
         }
         known = num(data.get("known_cost_usd"))

@@ -210,6 +210,8 @@ class Manifest:
     ended_at: str | None = None
     resumed_at: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
+    judge: str | None = None  # the judge metric's model
+    judge_prompt_version: int | None = None
 
     @property
     def started(self) -> datetime | None:
@@ -244,6 +246,9 @@ class Manifest:
         }
         if self.resumed_at:
             data["resumed_at"] = list(self.resumed_at)
+        if self.judge is not None:
+            data["models"]["judge"] = self.judge
+            data["judge_prompt_version"] = self.judge_prompt_version
         return data
 
     @classmethod
@@ -262,6 +267,8 @@ class Manifest:
             dataset=DatasetInfo.from_json(mapping(data.get("dataset"))),
             scorer=string(models.get("scorer")),
             optimizer=string(models.get("optimizer")),
+            judge=string(models.get("judge")),
+            judge_prompt_version=integer(data.get("judge_prompt_version")),
             planned_calls={k: v for k, v in planned.items() if isinstance(v, int)},
             planned_cost_usd=num(data.get("planned_cost_usd")),
             started_at=string(data.get("started_at")),

@@ -15,8 +15,10 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from opro_cli.core.parse import ParseMode
 from opro_cli.secrets import find_secret, redact_tree
+from opro_cli.spec.metric import MetricName, MetricSpec
 from opro_cli.spec.models import (
     Credential,
+    JudgeSpec,
     ModelSpec,
     OptimizerSpec,
     ScorerSpec,
@@ -32,8 +34,6 @@ from opro_cli.spec.sections import (
     EvaluationSpec,
     Frozen,
     InstructionPosition,
-    MetricName,
-    MetricSpec,
     SelectionSpec,
     SplitSpec,
 )
@@ -45,6 +45,7 @@ __all__ = [
     "DatasetSpec",
     "EvaluationSpec",
     "InstructionPosition",
+    "JudgeSpec",
     "MetricName",
     "MetricSpec",
     "ModelSpec",

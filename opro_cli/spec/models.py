@@ -172,3 +172,17 @@ class OptimizerSpec(ModelSpec):
         description="show the optimizer up to this many train examples the best instruction "
         "gets wrong, with the expected and the actual answer",
     )
+
+
+class JudgeSpec(ModelSpec):
+    """An LLM that grades each answer against a rubric (the judge metric)."""
+
+    model: str = Field(description="the judge's LiteLLM model, e.g. openai/gpt-4o-mini")
+    rubric: str = Field(min_length=1, description="what a good answer does, in plain words")
+    scale: Literal["1-5", "pass_fail"] = Field(
+        default="1-5", description="1-5 scores as (n - 1) / 4; pass_fail as 1 or 0"
+    )
+    reference: bool = Field(
+        default=True, description="show the judge the example's target as a reference answer"
+    )
+    max_tokens: int | None = Field(default=256, ge=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -13,9 +13,6 @@ from opro_cli.core.placement import Position
 DEFAULT_LOCAL_MODEL = "local/smollm2-135m-instruct"
 
 InstructionPosition = Position
-MetricName = Literal[
-    "exact_match", "contains", "regex", "numeric", "choice", "f1", "json", "python"
-]
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
@@ -98,101 +95,6 @@ class DatasetSpec(Frozen):
     def template_fields(self) -> list[str]:
         """Columns the input template names; empty when ``input`` is a plain column name."""
         return [f for _, f, _, _ in string.Formatter().parse(self.input) if f]
-
-
-class MetricSpec(Frozen):
-    """How answers are scored. Options other than ``name`` belong to one metric each:
-    ``pattern`` (regex), ``tolerance`` (numeric and json numbers), ``choices`` and ``letters``
-    (choice), ``schema``, ``fields`` and ``field_match`` (json), ``python`` (custom).
-
-    ``letters``: whether an answer may pick an option by letter ("B", "(B)"): ``auto`` reads
-    letters only when the example shows them (its target is a letter, or its input lists the
-    options as "(A) ...", "A) ...", "A. ..." or "A: ..."); ``true`` always, ``false`` never.
-    ``schema`` is a JSON Schema file (relative to the spec); ``fields`` are dotted paths
-    (``customer.name``, ``items.0.sku``; a number indexes a list).
-    """
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True
-    )
-
-    name: MetricName = "exact_match"
-    ignore_case: bool = True
-    ignore_whitespace: bool = True
-    ignore_punctuation: bool = False
-    pattern: str | None = None
-    tolerance: float = Field(default=1e-6, ge=0)
-    choices: tuple[str, ...] | None = None
-    letters: bool | Literal["auto"] = "auto"
-    json_schema: str | None = Field(default=None, alias="schema")
-    fields: tuple[str, ...] | None = None
-    field_match: Literal["exact", "f1"] = "exact"
-    python: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _python_short_form(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "python" in data and "name" not in data:
-            return {**data, "name": "python"}
-        return data
-
-    @field_validator("letters", mode="before")
-    @classmethod
-    def _letters_value(cls, value: Any) -> Any:
-        if isinstance(value, bool) or value == "auto":
-            return value
-        raise ValueError(f"must be auto, true or false, not {value!r}")
-
-    @model_validator(mode="after")
-    def _options_fit(self) -> MetricSpec:
-        if self.name == "regex":
-            if not self.pattern:
-                raise ValueError(
-                    "regex needs a pattern -> e.g. {name: regex, pattern: 'answer is (\\w+)'}"
-                )
-            try:
-                re.compile(self.pattern)
-            except re.error as exc:
-                raise ValueError(f"pattern is not a valid regular expression: {exc}") from exc
-        if self.name == "python" and (not self.python or ":" not in self.python):
-            raise ValueError("custom metric needs python: path/to/file.py:function_name")
-        if self.letters != "auto" and self.name != "choice":
-            raise ValueError("letters is an option of the choice metric -> remove it")
-        if self.name != "json":
-            given = [
-                key
-                for key, value in (
-                    ("schema", self.json_schema),
-                    ("fields", self.fields),
-                    ("field_match", None if self.field_match == "exact" else self.field_match),
-                )
-                if value is not None
-            ]
-            if given:
-                are = "is an option" if len(given) == 1 else "are options"
-                them = "it" if len(given) == 1 else "them"
-                raise ValueError(
-                    f"{' and '.join(given)} {are} of the json metric -> set name: json, "
-                    f"or remove {them}"
-                )
-        if self.fields is not None:
-            if not self.fields:
-                raise ValueError(
-                    "fields is empty -> list the fields to compare, or drop fields to compare "
-                    "the whole object"
-                )
-            for path in self.fields:
-                if not path or any(not part for part in path.split(".")):
-                    raise ValueError(
-                        f"field {path!r} is not a dotted path -> e.g. name, customer.email, "
-                        "items.0.sku"
-                    )
-        if self.field_match == "f1" and self.fields is None:
-            raise ValueError(
-                "field_match: f1 needs fields -> list the fields to compare, e.g. "
-                "fields: [name, city]"
-            )
-        return self
 
 
 class BudgetSpec(Frozen):
