@@ -109,6 +109,7 @@ def run_prepared(
     from opro_cli.app import apply_gates, build_client, execute
     from opro_cli.models.providers import is_in_process
     from opro_cli.pricing import describe_cost
+    from opro_cli.provider_keys import check_provider_keys
     from opro_cli.ui.leaderboard import Board, LiveView, PlainView
     from opro_cli.ui.summary import render_summary
 
@@ -134,6 +135,7 @@ def run_prepared(
             markup=False,
         )
     print_warnings(prepared.splits.warnings)
+    check_provider_keys(s)  # exit 3, in the dry run too: a missing secret fails before any call
     if options.dry_run:
         if options.json_out:
             typer.echo(
