@@ -160,7 +160,7 @@ def run_prepared(
         live = LiveView(board, progress, time.monotonic)
         view, listeners = live, [live]
     else:
-        plain = PlainView(board, progress)
+        plain = PlainView(board, progress, time.monotonic)
         view, listeners = plain, [plain]
     client = build_client(s.concurrency, no_cache=options.no_cache)
     with view:
