@@ -1,10 +1,13 @@
-"""CI gates: whether a finished run passes ``--fail-under`` and ``--min-improvement``."""
+"""CI gates: whether a finished run passes ``--fail-under`` and ``--min-improvement``, and
+whether its winner is a significant improvement (``significance_failure``, used by
+``opro promote``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opro_cli.rundir import Summary
+from opro_cli.formatting import interval, signed_points, verdict
+from opro_cli.rundir import Improvement, Summary
 
 
 @dataclass(frozen=True)
@@ -17,8 +20,9 @@ class Gates:
         return self.fail_under is not None or self.min_improvement is not None
 
 
-def gate_failure(summary: Summary, gates: Gates) -> str | None:
-    """Why the run does not pass the gates, in one line; None when it does."""
+def gate_failure(summary: Summary, gates: Gates, against: str = "the best seed") -> str | None:
+    """Why the run does not pass the gates, in one line; None when it does. ``against`` names
+    what ``summary.improvement`` compares the winner with."""
     test = summary.best.test
     if gates.fail_under is not None:
         if test is None:
@@ -31,7 +35,33 @@ def gate_failure(summary: Summary, gates: Gates) -> str | None:
             return "--min-improvement: the run has no test split to check"
         if imp.test_delta < gates.min_improvement:
             return (
-                f"--min-improvement: winner beats the best seed on test by "
+                f"--min-improvement: winner beats {against} on test by "
                 f"{imp.test_delta:+.3f} < {gates.min_improvement:.3f}"
             )
+    return None
+
+
+def significance_failure(
+    improvement: Improvement | None, against: str = "the best seed"
+) -> str | None:
+    """Why the winner is not a significant improvement over ``against`` on test, in one line;
+    None when it is (``improvement.significant`` and no test example left unanswered)."""
+    if improvement is None:
+        return f"no test split: the run cannot show that the winner beats {against}"
+    if improvement.significant is None:
+        return (
+            "the run has no significance verdict (written by an older opro) -> run it again "
+            "with this opro (the response cache reuses its answers)"
+        )
+    if improvement.missing:
+        return (
+            f"{improvement.missing} test example(s) have no answer from the winner or "
+            f"{against} (failed calls) -> run it again when the provider answers"
+        )
+    if not improvement.significant:
+        ci = interval(improvement)
+        return (
+            f"the winner beats {against} on test by {signed_points(improvement.test_delta)} "
+            f"points{f' ({ci})' if ci else ''}, n={improvement.n}: {verdict(improvement)}"
+        )
     return None
