@@ -72,7 +72,7 @@ def verdict(improvement: Improvement) -> str:
     return text
 
 
-def test_result(
+def result_line(
     winner_test: float | None,
     seed_test: float | None,
     improvement: Improvement | None,

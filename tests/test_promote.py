@@ -94,7 +94,7 @@ def test_the_winner_is_written_when_it_significantly_beats_the_production_prompt
         "**test: winner 100.0 vs production 0.0, +100.0 points (95% CI \\[+44.5, +100.0\\], "
         "n=10), significant at 95% (p \\< 0.001)**"
     )
-    assert formatting.test_result(1.0, 0.0, imp, seed="production").startswith("test: winner 100.0")
+    assert formatting.result_line(1.0, 0.0, imp, seed="production").startswith("test: winner 100.0")
     assert "| in production (prompts/parity.txt) | 0.0 | 0.0 | 0.0 |" in body
     assert "> ~~Answer.~~ **Label the parity carefully in one word.**" in body
     u = data["usage"]

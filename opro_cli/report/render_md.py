@@ -57,6 +57,8 @@ def render_listing(report: Report) -> list[str]:
     lines = [f"### opro runs in {escape(str(report.runs_dir))}", ""]
     if not report.rows:
         return [*lines, f"_{report.no_runs}_"]
+    lines += [f"**{escape(line)}**" for line in tables.lead_results(report.rows, listing=True)]
+    lines += [""] if lines[-1] else []
     rows = [tables.listing_cells(r) for r in report.rows]
     return [*lines, *table(tables.LISTING_HEADERS, rows, tables.NUMERIC)]
 
@@ -151,7 +153,9 @@ def render_run(view: RunView) -> list[str]:
 
 def render_details(report: Report) -> list[str]:
     views = report.views
-    lines = ["### opro report", "", *_comparison(views), ""]
+    lead = tables.lead_results([v.row for v in views], listing=False)
+    lines = ["### opro report", "", *(f"**{escape(line)}**  " for line in lead)]
+    lines += ["", *_comparison(views), ""] if lead else [*_comparison(views), ""]
     if any(v.curve for v in views):
         lines += ["Train score per step (best so far / mean of the step):", ""]
         lines += [*_curves(views), ""]
@@ -218,7 +222,7 @@ def pull_request_markdown(
     lines = [
         f"### opro: a better prompt for {escape(where)}",
         "",
-        "**" + escape(fmt.test_result(best.test, seed.test, improvement, seed="production")) + "**",
+        "**" + escape(fmt.result_line(best.test, seed.test, improvement, seed="production")) + "**",
         "",
         f"Run {escape(summary.name)} ({escape(models)}) started from the prompt in "
         f"{escape(where)} and picked this winner on validation; the test split was never "
