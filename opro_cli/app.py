@@ -32,9 +32,10 @@ from opro_cli.metrics import Metric, build_metric
 from opro_cli.models.base import ModelClient
 from opro_cli.models.providers import provider_of
 from opro_cli.pricing import PlannedCost, planned_cost
-from opro_cli.rundir import Summary
+from opro_cli.rundir import PromptScores, Summary
 from opro_cli.secrets import redact
-from opro_cli.spec import RunSpec, load_spec, parse_spec
+from opro_cli.spec import RunSpec, SeedFile, load_spec, parse_spec
+from opro_cli.spec.seeds import seed_text
 from opro_cli.store import RunStore
 
 
@@ -80,7 +81,7 @@ def loop_config(spec: RunSpec) -> LoopConfig:
     opt, budget, sel, ev = spec.optimizer, spec.budget, spec.selection, spec.evaluation
     return LoopConfig(
         task=spec.task,
-        seed_prompts=spec.seed_prompts,
+        seed_prompts=spec.seed_texts,
         scorer=spec.scorer.call_params(),
         optimizer=spec.optimizer.call_params(),
         position=spec.scorer.instruction_position,
@@ -307,8 +308,36 @@ def execute(
         store.finish("failed", f"{type(exc).__name__}: {exc}")
         raise
     summary = replace(outcome_summary(outcome), duration_s=round(time.monotonic() - started, 3))
+    summary = label_seeds(summary, prepared.spec)
     written = store.complete(summary, outcome.winner.candidate.text)
     return Finished(store.path, written)
+
+
+def label_seeds(summary: Summary, spec: RunSpec) -> Summary:
+    """Name the file each seed prompt was read from and mark the production seed (the loop
+    knows only texts; seeds are matched by their stripped text, as the loop scores them)."""
+    files: dict[str, str] = {}
+    for seed in spec.seed_prompts:
+        if isinstance(seed, SeedFile):
+            files.setdefault(seed_text(seed).strip(), seed.file)
+    production = spec.production_seed
+    production_text = seed_text(production).strip() if production is not None else None
+
+    def label(prompt: PromptScores) -> PromptScores:
+        if prompt.origin != "seed":
+            return prompt
+        return replace(
+            prompt,
+            file=files.get(prompt.text),
+            production=production_text is not None and prompt.text == production_text,
+        )
+
+    return replace(
+        summary,
+        best=label(summary.best),
+        best_seed=label(summary.best_seed),
+        seeds=tuple(label(s) for s in summary.seeds),
+    )
 
 
 def build_client(concurrency: int, *, no_cache: bool) -> ModelClient:

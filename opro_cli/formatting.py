@@ -47,6 +47,55 @@ def interval(improvement: Improvement) -> str:
     return f"{level}CI [{signed_points(improvement.ci_low)}, {signed_points(improvement.ci_high)}]"
 
 
+def p_value(value: float | None) -> str:
+    """``p = 0.012``, ``p < 0.001``, or ``-`` when the run has no p-value."""
+    if value is None:
+        return UNKNOWN
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+
+def verdict(improvement: Improvement) -> str:
+    """The significance verdict in words: ``significant at 95% (p = 0.004)``, ``not significant
+    (p = 0.210): this test split detects gains of about 22 points``."""
+    if improvement.significant is None:
+        return "no significance verdict (written by an older opro)"
+    level = f" at {improvement.ci_level * 100:.0f}%" if improvement.ci_level is not None else ""
+    p = f" ({p_value(improvement.p_value)})" if improvement.p_value is not None else ""
+    if improvement.significant:
+        return f"significant{level}{p}"
+    text = f"not significant{level}{p}"
+    if improvement.detectable_gain is not None:
+        text += (
+            f": this test split detects gains of about "
+            f"{improvement.detectable_gain * 100:.0f} points"
+        )
+    return text
+
+
+def result_line(
+    winner_test: float | None,
+    seed_test: float | None,
+    improvement: Improvement | None,
+    *,
+    seed: str = "seed",
+) -> str:
+    """The run's result in one sentence, the same in every report: ``test: winner 82.5 vs seed
+    60.0, +22.5 points (95% CI [+8.1, +35.0], n=40), significant at 95% (p = 0.004)``."""
+    text = f"test: winner {pct(winner_test)} vs {seed} {pct(seed_test)}"
+    if improvement is None:
+        return text + " (no test comparison)"
+    details = [x for x in (interval(improvement), _n(improvement)) if x]
+    inside = f" ({', '.join(details)})" if details else ""
+    return f"{text}, {signed_points(improvement.test_delta)} points{inside}, {verdict(improvement)}"
+
+
+def _n(improvement: Improvement) -> str:
+    if improvement.n is None:
+        return ""
+    missing = f", {improvement.missing} unanswered" if improvement.missing else ""
+    return f"n={improvement.n}{missing}"
+
+
 def usd(value: float | None) -> str:
     """A cost in US dollars: ``unknown``, ``$0``, ``<$0.0001``, ``$0.0123``, ``$12.34``."""
     if value is None:
@@ -91,25 +140,3 @@ def fence(text: str, info: str = "") -> list[str]:
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     ticks = "`" * max(3, longest + 1)
     return [ticks + info, text, ticks]
-
-
-def p_value(value: float) -> str:
-    return f"{value:.3f}" if value >= 0.001 else "<0.001"
-
-
-def verdict(improvement: Improvement) -> str:
-    """The significance verdict in words: ``significant at 95% (p = 0.004)``, or not with the
-    smallest gain the test split can detect; empty for runs written before opro tested it."""
-    if improvement.significant is None or improvement.p_value is None:
-        return ""
-    level = f"{improvement.ci_level * 100:.0f}%" if improvement.ci_level is not None else ""
-    p = p_value(improvement.p_value)
-    if improvement.significant:
-        return f"significant at {level} (p = {p})"
-    text = f"not significant at {level} (p = {p})"
-    if improvement.detectable_gain is not None:
-        text += (
-            f": this test split can detect gains of about "
-            f"{improvement.detectable_gain * 100:.0f} points"
-        )
-    return text

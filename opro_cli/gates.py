@@ -1,13 +1,15 @@
 """CI gates: whether a finished run passes ``--fail-under``, ``--min-improvement`` and
-``--require-significant``. With any gate set, a test comparison that still misses examples
-(failed calls) fails: the numbers are not final until ``opro resume`` answers them."""
+``--require-significant``, and whether its winner is a significant improvement
+(``significance_failure``, also used by ``opro promote``). With any gate set, a test comparison
+that still misses examples (failed calls) fails: the numbers are not final until ``opro resume``
+answers them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opro_cli.formatting import p_value, signed_points
-from opro_cli.rundir import Summary
+from opro_cli.formatting import interval, signed_points, verdict
+from opro_cli.rundir import Improvement, Summary
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,9 @@ class Gates:
         )
 
 
-def gate_failure(summary: Summary, gates: Gates) -> str | None:
-    """Why the run does not pass the gates, in one line; None when it does."""
+def gate_failure(summary: Summary, gates: Gates, against: str = "the best seed") -> str | None:
+    """Why the run does not pass the gates, in one line; None when it does. ``against`` names
+    what ``summary.improvement`` compares the winner with."""
     if not gates.any:
         return None
     imp = summary.improvement
@@ -47,22 +50,37 @@ def gate_failure(summary: Summary, gates: Gates) -> str | None:
             return "--min-improvement: the run has no test split to check"
         if imp.test_delta < gates.min_improvement:
             return (
-                f"--min-improvement: winner beats the best seed on test by "
+                f"--min-improvement: winner beats {against} on test by "
                 f"{imp.test_delta:+.3f} < {gates.min_improvement:.3f}"
             )
     if gates.require_significant:
-        if imp is None:
-            return "--require-significant: the run has no test split to check"
-        if imp.significant is None or imp.p_value is None:
-            return "--require-significant: the run was made by an opro that did not test it"
-        if not imp.significant:
-            detect = (
-                f"; this test split detects gains of about {imp.detectable_gain * 100:.0f} points"
-                if imp.detectable_gain is not None
-                else ""
-            )
-            return (
-                f"--require-significant: {signed_points(imp.test_delta)} points over the seed is "
-                f"not significant (p = {p_value(imp.p_value)}){detect}"
-            )
+        failure = significance_failure(imp, against)
+        if failure is not None:
+            return f"--require-significant: {failure}"
+    return None
+
+
+def significance_failure(
+    improvement: Improvement | None, against: str = "the best seed"
+) -> str | None:
+    """Why the winner is not a significant improvement over ``against`` on test, in one line;
+    None when it is (``improvement.significant`` and no test example left unanswered)."""
+    if improvement is None:
+        return f"no test split: the run cannot show that the winner beats {against}"
+    if improvement.significant is None:
+        return (
+            "the run has no significance verdict (written by an older opro) -> run it again "
+            "with this opro (the response cache reuses its answers)"
+        )
+    if improvement.missing:
+        return (
+            f"{improvement.missing} test example(s) have no answer from the winner or "
+            f"{against} (failed calls) -> run it again when the provider answers"
+        )
+    if not improvement.significant:
+        ci = interval(improvement)
+        return (
+            f"the winner beats {against} on test by {signed_points(improvement.test_delta)} "
+            f"points{f' ({ci})' if ci else ''}, n={improvement.n}: {verdict(improvement)}"
+        )
     return None

@@ -55,10 +55,10 @@ def planned_cost(spec: RunSpec, splits: Splits, plan: dict[str, int]) -> Planned
     examples = [*splits.train, *splits.val, *splits.test]
     avg_input = sum(len(e.input) for e in examples) / len(examples)
     avg_target = sum(len(e.target) for e in examples) / len(examples)
-    seed_chars = max(len(text) for text in spec.seed_prompts)
+    seed_chars = max(len(text) for text in spec.seed_texts)
     opt = spec.optimizer
     instruction = min(opt.max_instruction_chars, max(seed_chars, INSTRUCTION_CHARS))
-    history = min(opt.history_size, len(spec.seed_prompts) + optimizer_calls)
+    history = min(opt.history_size, len(spec.seed_texts) + optimizer_calls)
     meta_chars = (
         META_PROMPT_CHARS
         + len(spec.task)

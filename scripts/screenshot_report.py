@@ -1,23 +1,29 @@
 """Open an `opro report --format html` page in headless Chromium and save a screenshot.
 
     python scripts/screenshot_report.py REPORT.html OUT.png      # screenshot a report you made
-    python scripts/screenshot_report.py --demo docs/report-screenshot.png
+    python scripts/screenshot_report.py --runs-dir runs --last 3 docs/report-screenshot.png
+    python scripts/screenshot_report.py --demo OUT.png
 
-``--demo`` makes three runs with the test suite's scripted models (``ScriptedClient`` answering
-with the scripts of ``tests/fakes.py``; two finished, one marked interrupted part-way), renders
-their report and screenshots it: this is how docs/report-screenshot.png is made. It needs the
-test extras (``pip install -e ".[test]"``) and is run from the repository root.
+``--runs-dir DIR`` renders the listing of the newest ``--last`` runs there, as
+``opro report --last N --format html`` does, and screenshots it: docs/report-screenshot.png is
+made this way from a real ``opro run configs/quickstart.yaml`` (the embedded SmolLM2-135M, a tiny
+local model). ``--demo`` makes three runs with the test suite's scripted models instead
+(``ScriptedClient`` answering with the scripts of ``tests/fakes.py``; two finished, one marked
+interrupted part-way); it needs the test extras (``pip install -e ".[test]"``) and is run from
+the repository root.
 
 Chromium: the Debian package ``chromium`` (``apt-get install chromium``), or ``--chromium PATH``.
 It runs with a fresh profile, no sandbox, no GPU and no background networking; the page itself
 needs no network. After the shot, the script counts the pixels painted in each run's chart colour
-and fails when a chart is missing, so a blank page never passes for a screenshot.
+and fails when a chart is missing, so a blank page never passes for a screenshot; and it measures
+the page in Chromium at the window's width and fails when the leaderboard scrolls sideways.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -66,6 +72,35 @@ def screenshot(
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     if result.returncode != 0 or not png.is_file():
         raise SystemExit(f"chromium failed (exit {result.returncode}):\n{result.stderr[-2000:]}")
+
+
+def check_layout(html: Path, *, chromium: str, width: int) -> tuple[int, int]:
+    """The leaderboard's width and the width it has, measured by Chromium in a copy of the page
+    with a small script added (the report itself has none); fails when it does not fit."""
+    probe = (
+        "<script>const t=document.querySelector('table.leaderboard');"
+        "document.body.dataset.fit=t?[t.scrollWidth,t.parentElement.clientWidth].join(' '):'0 0'"
+        "</script>"
+    )
+    with tempfile.TemporaryDirectory(prefix="opro-chromium-") as folder:
+        page = Path(folder) / "probe.html"
+        page.write_text(html.read_text(encoding="utf-8").replace("</body>", probe + "</body>"))
+        command = [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={Path(folder) / 'profile'}",
+            f"--window-size={width},900",
+            "--dump-dom",
+            page.as_uri(),
+        ]
+        dom = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+    found = re.search(r'data-fit="(\d+) (\d+)"', dom)
+    if found is None:
+        raise SystemExit("chromium did not measure the page")
+    table, room = int(found.group(1)), int(found.group(2))
+    if table > room:
+        raise SystemExit(f"{html}: the leaderboard is {table} px wide in {room} px at {width} px")
+    return table, room
 
 
 def read_png(path: Path) -> tuple[int, int, int, list[bytes]]:
@@ -192,6 +227,8 @@ def main() -> None:
     parser.add_argument("html", nargs="?", type=Path, help="the report page")
     parser.add_argument("png", type=Path, help="where to write the screenshot")
     parser.add_argument("--demo", action="store_true", help="make demo runs and their report")
+    parser.add_argument("--runs-dir", type=Path, help="screenshot the listing of these runs")
+    parser.add_argument("--last", type=int, default=3, help="with --runs-dir: the newest N")
     parser.add_argument("--chromium", help="the Chromium executable (default: found on PATH)")
     parser.add_argument("--size", default="1200,1400", help="window size WIDTH,HEIGHT")
     parser.add_argument("--runs", type=int, default=None, help="charted runs to check (demo: 3)")
@@ -203,20 +240,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="opro-report-demo-") as tmp:
         html = args.html
         runs = args.runs
-        if args.demo:
+        if args.demo or args.runs_dir is not None:
             from opro_cli.report.collect import collect_report
+            from opro_cli.report.reader import RunFilter
             from opro_cli.report.render_html import render_html
 
-            runs_dir = make_demo(Path(tmp))
-            report = collect_report(runs_dir, [p.name for p in sorted(runs_dir.iterdir())])
+            if args.demo:
+                runs_dir = make_demo(Path(tmp))
+                report = collect_report(runs_dir, sorted(runs_dir.iterdir()))
+            else:
+                last = RunFilter(last=args.last)
+                report = collect_report(args.runs_dir, run_filter=last, charts=True)
             html = Path(tmp) / "report.html"
             html.write_text(render_html(report), encoding="utf-8")
             runs = len(report.views)
         if html is None:
-            parser.error("give REPORT.html, or --demo")
+            parser.error("give REPORT.html, --runs-dir DIR or --demo")
         screenshot(html, args.png, chromium=chromium, size=(width, height))
         counts = check_charts(args.png, runs) if runs else {}
-    print(f"wrote {args.png} ({args.png.stat().st_size // 1024} KB); chart pixels: {counts}")
+        table, room = check_layout(html, chromium=chromium, width=width)
+    print(
+        f"wrote {args.png} ({args.png.stat().st_size // 1024} KB); chart pixels: {counts}; "
+        f"leaderboard {table} px in {room} px"
+    )
 
 
 if __name__ == "__main__":

@@ -115,7 +115,7 @@ def test_step_summary_is_appended_for_github(parity_project, tmp_path: Path, mon
     text = target.read_text()
     assert "| best | 100.0 | 100.0 | 100.0 |" in text
     assert "Label the parity carefully in one word." in text
-    assert "Test improvement over the seed: **+" in text
+    assert "**test: winner 100.0 vs seed 0.0, +100.0 points (95% CI \\[" in text
     assert "Gate" not in text
 
     # a second run appends; a gate that fails says so in the summary too, and exits 1

@@ -90,17 +90,36 @@ def test_documented_commands_exist(doc: str) -> None:
         check(line, root)
 
 
-def test_the_ci_workflow_runs_gates_caches_and_uploads() -> None:
+def test_the_ci_workflow_promotes_opens_a_pull_request_caches_and_uploads() -> None:
+    from opro_cli.spec import load_spec
+
     text = (ROOT / "docs/ci.md").read_text(encoding="utf-8")
-    (workflow,) = [body for lang, body in FENCE_RE.findall(text) if lang == "yaml"]
-    steps = yaml.safe_load(workflow)["jobs"]["optimize"]["steps"]
-    uses = [step.get("uses", "").split("@")[0] for step in steps]
+    (workflow,) = [b for lang, b in FENCE_RE.findall(text) if lang == "yaml" and "jobs:" in b]
+    document = yaml.safe_load(workflow)
+    job = document["jobs"]["optimize"]
+    steps = job["steps"]
+    uses = {step.get("uses", "").split("@")[0]: step for step in steps}
     assert "actions/cache/restore" in uses and "actions/cache/save" in uses
     assert "actions/upload-artifact" in uses
+    for cache in (uses["actions/cache/restore"], uses["actions/cache/save"]):
+        assert cache["with"]["key"].endswith("-${{ github.run_id }}-${{ github.run_attempt }}")
+    assert (
+        document["concurrency"]["group"] and document["concurrency"]["cancel-in-progress"] is False
+    )
     runs = " ".join(step.get("run", "") for step in steps)
-    for needle in ("--fail-under", "--min-improvement", "--json", "--dry-run", "opro export"):
+    for needle in ("--dry-run", "--json", "opro promote", "--to prompts/tickets.txt"):
         assert needle in runs
-    job = yaml.safe_load(workflow)["jobs"]["optimize"]
+    # the pull request is opened only when promote wrote the winner (exit 0)
+    (promote,) = [step for step in steps if step.get("id") == "promote"]
+    assert 'echo "promoted=true" >> "$GITHUB_OUTPUT"' in promote["run"]
+    pull_request = uses["peter-evans/create-pull-request"]
+    assert pull_request["if"] == "steps.promote.outputs.promoted == 'true'"
+    assert pull_request["with"]["add-paths"] == "prompts/tickets.txt"
+    assert pull_request["with"]["body-path"] == "pr-body.md"
+    assert document["permissions"] == {"contents": "write", "pull-requests": "write"}
+    # the file promoted is the production seed of the spec the workflow optimizes
+    production = load_spec(ROOT / "configs" / "tickets.yaml").production_seed
+    assert production is not None and production.file == str(ROOT / "prompts" / "tickets.txt")
     assert "OPRO_CACHE_DIR" in job["env"]
     assert job["env"]["OPENAI_API_KEY"] == "${{ secrets.OPENAI_API_KEY }}"
 

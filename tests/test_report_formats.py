@@ -14,11 +14,13 @@ from rich.console import Console
 from test_report import interrupt, lines, make_run, report
 
 from opro_cli.cli.arguments import resolve_run
+from opro_cli.formatting import result_line
 from opro_cli.report.collect import collect_report
 from opro_cli.report.render_html import render_html
 from opro_cli.report.render_json import report_json
 from opro_cli.report.render_md import render_markdown
 from opro_cli.report.render_table import render_report
+from opro_cli.rundir import Improvement
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 SEED = "Answer <b>now</b> | & see https://example.com"
@@ -50,7 +52,14 @@ def text_of(renderable: Any, width: int = 100) -> str:
 def test_table_listing_shows_every_column_when_wide(two_runs, tmp_path: Path) -> None:
     finished, cut = two_runs
     text = text_of(render_report(collect_report(tmp_path / "runs")), width=220)
-    header, rule, newest, older = [line for line in text.splitlines() if line.strip()][1:5]
+    lead, _, header, rule, newest, older = [line for line in text.splitlines() if line.strip()][:6]
+    # it leads with the newest finished run's test result, as the Markdown listing does
+    s = summary_of(finished)
+    imp = Improvement.from_json(s["improvement"])
+    assert lead == f"newest result, {finished.name}: " + result_line(
+        s["best"]["test"], s["best_seed"]["test"], imp
+    )
+    assert lead.startswith(f"newest result, {finished.name}: test: winner 100.0 vs seed 0.0, ")
     assert " ".join(header.split()) == (
         "run started (UTC) status scorer optimizer steps train val test seed test Δ test "
         "calls tokens cost time"
@@ -81,7 +90,7 @@ def test_table_listing_stays_readable_at_100_columns(two_runs, tmp_path: Path) -
     assert max(len(line) for line in text.splitlines()) <= 100
     assert finished.name in text and cut.name in text
     assert "…" not in text  # nothing cut off: text folds, numbers keep their width
-    row = next(line for line in text.splitlines() if finished.name in line)
+    row = next(line for line in text.splitlines()[2:] if finished.name in line)
     assert (
         row.split()[1:]
         == ["3", "100.0", "100.0", "100.0", "0.0", "+100.0", "169"] + row.split()[8:]
@@ -415,7 +424,7 @@ def test_html_holds_the_chart_data_of_every_selected_run(two_runs, tmp_path: Pat
             for p in charts.points[run.name]
         ] == [(c["id"], c["step"], c["train_score"]) for c in candidates]
     assert "<svg" in page and "<polyline" in page
-    assert page.count('<figure id="chart-') == 2
+    assert page.count('<figure id="chart-') == 3
     # self-contained: no URL, no script, nothing fetched
     assert "http://" not in page and "https://" not in page
     assert "script" not in charts.tags and "link" not in charts.tags and "img" not in charts.tags
@@ -425,11 +434,14 @@ def test_html_holds_the_chart_data_of_every_selected_run(two_runs, tmp_path: Pat
     assert "Answer &lt;b&gt;now&lt;/b&gt; | &amp; see https:&#47;&#47;example.com" in page
 
 
-def test_html_listing_charts_every_listed_run_without_reading_evaluations(
+def test_html_listing_charts_every_listed_run_without_parsing_train_answers(
     two_runs, tmp_path: Path
 ) -> None:
+    """A listing reads only the val and test lines of evaluations.jsonl (for fixed/broken),
+    picked by their text: the train answers, the bulk of the file, are never parsed."""
     finished, cut = two_runs
-    (finished / "evaluations.jsonl").write_text("this would be a corrupt line\n")
+    with (finished / "evaluations.jsonl").open("a") as handle:
+        handle.write('{"split": "train", this would be a corrupt line\n')
     result = report("--format", "html")
     assert result.exit_code == 0
     assert "evaluations.jsonl" not in result.stderr

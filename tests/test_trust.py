@@ -162,9 +162,10 @@ def test_the_significance_gate_and_the_verdict(parity_project, test_models, tmp_
         "--require-significant",
     )
     assert alone.exit_code == 1, alone.output
-    assert "--require-significant: +0.0 points over the seed is not significant (p = 1.000)" in (
+    assert "--require-significant: the winner beats the best seed on test by +0.0 points" in (
         alone.stderr
     )
+    assert "not significant at 95% (p = 1.000)" in alone.stderr
     notes = " ".join(json.loads(alone.stdout)["notes"])
     assert "the wording of the instruction is probably not the bottleneck" in notes
 
@@ -180,9 +181,7 @@ def test_dry_run_says_what_the_test_split_can_detect(parity_project, test_models
     assert 0.3 < json.loads(as_json.stdout)["detectable_gain"] <= 1.0
 
 
-def test_a_cost_budget_needs_a_price_and_the_spec_can_give_one(
-    parity_project, test_models
-) -> None:
+def test_a_cost_budget_needs_a_price_and_the_spec_can_give_one(parity_project, test_models) -> None:
     spec = parity_project(budget={"max_cost_usd": 0.5})
     refused = run("validate", str(spec))
     assert refused.exit_code == 2

@@ -117,6 +117,7 @@ def run_prepared(
     from opro_cli.app import apply_gates, build_client, execute
     from opro_cli.models.providers import is_in_process
     from opro_cli.pricing import describe_cost
+    from opro_cli.provider_keys import check_provider_keys
     from opro_cli.ui.leaderboard import Board, LiveView, PlainView
     from opro_cli.ui.summary import render_summary
 
@@ -152,6 +153,7 @@ def run_prepared(
             "250 detect 10 points) or expect 'not significant'"
         )
     print_warnings(warnings)
+    check_provider_keys(s)  # exit 3, in the dry run too: a missing secret fails before any call
     if options.dry_run:
         if options.json_out:
             typer.echo(
@@ -177,7 +179,7 @@ def run_prepared(
         live = LiveView(board, progress, time.monotonic)
         view, listeners = live, [live]
     else:
-        plain = PlainView(board, progress)
+        plain = PlainView(board, progress, time.monotonic)
         view, listeners = plain, [plain]
     client = build_client(s.concurrency, no_cache=options.no_cache)
     with view:

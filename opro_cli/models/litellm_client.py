@@ -276,6 +276,34 @@ def estimate_cost(
     return float(prompt_usd) + float(completion_usd)
 
 
+def missing_environment(params: CallParams) -> tuple[str, ...]:
+    """The credentials LiteLLM says a model needs and that are not set in the environment (its
+    ``validate_environment``), e.g. ``("OPENAI_API_KEY",)``; empty for in-process models and for
+    providers LiteLLM cannot check. Only key-like names count (``*KEY*``, ``*TOKEN*``,
+    ``*SECRET*``): a missing base URL, project or region often has a default (Ollama's is
+    localhost), and the first call says so when it has none."""
+    if is_in_process(params.model):
+        return ()
+    litellm = import_litellm()
+    api_version = params.extra.get("api_version")
+    try:
+        found = litellm.validate_environment(
+            model=params.model,
+            api_base=params.api_base,
+            api_version=api_version if isinstance(api_version, str) else None,
+        )
+    except Exception:  # a provider litellm does not know: the first call will say what is wrong
+        return ()
+    missing = found.get("missing_keys") if isinstance(found, dict) else None
+    if not isinstance(missing, list):
+        return ()
+    names = [str(name) for name in missing]
+    return tuple(n for n in names if any(part in n.upper() for part in _CREDENTIAL_PARTS))
+
+
+_CREDENTIAL_PARTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
+
+
 # ---------------------------------------------------------------------------------------------
 # Exception mapping
 

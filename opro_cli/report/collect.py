@@ -17,6 +17,7 @@ from opro_cli.report.reader import (
 )
 
 TOP = 5
+ANSWERS_LISTED = 10  # a listing's HTML shows the test answers (fixed/broken) of the newest 10
 
 
 def collect_report(
@@ -29,7 +30,8 @@ def collect_report(
 ) -> Report:
     """With ``runs`` (run directories): those runs in full (evaluations included). Without:
     every run under ``runs_dir`` that passes the filter, newest first; with ``charts`` (HTML)
-    also their steps and candidates, but never their evaluations, so a listing stays fast."""
+    also their steps and candidates, and for the newest ``ANSWERS_LISTED`` runs their val and
+    test answers (not the train ones, the bulk of a run), so a listing stays fast."""
     diag = Diagnostics()
     if runs:
         resolved: dict[Path, Path] = {}
@@ -46,7 +48,18 @@ def collect_report(
     else:
         rows = list_runs(runs_dir, diag, run_filter)
         views = (
-            tuple(build_view(load_detail(row, diag, evaluations=False), top) for row in rows)
+            tuple(
+                build_view(
+                    load_detail(
+                        row,
+                        diag,
+                        evaluations=index < ANSWERS_LISTED,
+                        lines_of_final_splits=True,
+                    ),
+                    top,
+                )
+                for index, row in enumerate(rows)
+            )
             if charts
             else ()
         )

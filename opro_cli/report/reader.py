@@ -276,9 +276,13 @@ def apply_filter(rows: Sequence[RunRow], run_filter: RunFilter) -> list[RunRow]:
 # Details
 
 
-def load_detail(row: RunRow, diag: Diagnostics, *, evaluations: bool = True) -> RunDetail:
+def load_detail(
+    row: RunRow, diag: Diagnostics, *, evaluations: bool = True, lines_of_final_splits: bool = False
+) -> RunDetail:
     """Steps and candidates of a run, and with ``evaluations`` its val/test scores per candidate
-    and the test answers of the winner and the seed (reads ``evaluations.jsonl``)."""
+    and the test answers of the winner and the seed (reads ``evaluations.jsonl``; with
+    ``lines_of_final_splits``, only its val and test lines, picked by text before parsing, which
+    a listing of many runs needs to stay fast)."""
     path = row.path
     steps = read_steps(path, diag)
     records, warnings = rundir.read_candidates(path)
@@ -302,7 +306,8 @@ def load_detail(row: RunRow, diag: Diagnostics, *, evaluations: bool = True) -> 
             known[prompt.id] = {s: v for s in ("val", "test") if (v := prompt.score(s)) is not None}
     tests: list[Evaluation] = []
     if evaluations:
-        records_read, warnings = rundir.read_evaluations(path)
+        splits = ("val", "test") if lines_of_final_splits else None
+        records_read, warnings = rundir.read_evaluations(path, splits)
         diag.warnings.extend(warnings)
         latest = {e.key: e for e in records_read if e.split in ("val", "test")}
         sums: dict[tuple[str, str], list[float]] = {}

@@ -6,13 +6,14 @@ escaped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 
 from opro_cli import formatting as fmt
 from opro_cli.report.compare import EXAMPLES_SHOWN, Report, RunView, display_ops
 from opro_cli.report.reader import RunRow
-from opro_cli.report.svg import color, esc, legend, line_chart, scatter_chart
+from opro_cli.report.svg import color, esc, legend, line_chart, result_chart, scatter_chart
 from opro_cli.report.text import (
     CHANGE_HEADERS,
     LISTING_HEADERS,
@@ -21,6 +22,7 @@ from opro_cli.report.text import (
     TOP_NUMERIC,
     change_tables,
     listing_cells,
+    no_changes,
     top_rows,
 )
 
@@ -30,6 +32,7 @@ def _table(
     rows: Sequence[Sequence[str]],
     numeric: AbstractSet[str],
     nowrap: AbstractSet[str] = frozenset(),
+    css_class: str = "",
 ) -> str:
     """A table of cells that are already HTML (escaped by the caller)."""
 
@@ -42,17 +45,30 @@ def _table(
         "<tr>" + "".join(f'<td class="{kind(h)}">{cell}</td>' for h, cell in row) + "</tr>"
         for row in cells
     )
+    table_class = f' class="{css_class}"' if css_class else ""
     return (
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f'<div class="scroll"><table{table_class}><thead><tr>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table></div>"
     )
+
+
+def breakable(text: str) -> str:
+    """Escaped text that may wrap after ``/``, ``-`` and ``_`` (run folders, model names), so
+    the leaderboard fits a 1200 px page instead of scrolling."""
+    return re.sub(r"([/_-])", r"\1<wbr>", esc(text))
+
+
+WRAPPED = {"run", "scorer", "optimizer"}
 
 
 def leaderboard(rows: Sequence[RunRow], charted: dict[str, int]) -> str:
     """The listing's columns; a charted run gets its colour and a link to its section."""
     out = []
     for row in rows:
-        cells = [esc(c) for c in listing_cells(row)]
+        cells = [
+            breakable(c) if h in WRAPPED else esc(c)
+            for h, c in zip(LISTING_HEADERS, listing_cells(row), strict=True)
+        ]
         index = charted.get(row.folder)
         if index is not None:
             cells[0] = (
@@ -61,7 +77,7 @@ def leaderboard(rows: Sequence[RunRow], charted: dict[str, int]) -> str:
             )
         cells[2] = f'<span class="status {esc(row.status)}">{cells[2]}</span>'
         out.append(cells)
-    return _table(LISTING_HEADERS, out, NUMERIC, {"started (UTC)", "status"})
+    return _table(LISTING_HEADERS, out, NUMERIC, {"started (UTC)", "status"}, "leaderboard")
 
 
 def diff_html(view: RunView) -> str:
@@ -71,6 +87,17 @@ def diff_html(view: RunView) -> str:
         shown = esc(words)
         out.append(esc(lead) + (f"<{tag}>{shown}</{tag}>" if tag and words else shown) + esc(trail))
     return f'<p class="diff">{"".join(out) or "(both empty)"}</p>'
+
+
+def test_results(rows: Sequence[RunRow]) -> str:
+    """Each run's test result in words, as the terminal and Markdown reports lead with it."""
+    items = "".join(
+        f"<li><strong>{esc(row.folder)}</strong>: "
+        f"{esc(fmt.result_line(row.best.test, row.seed.test, row.improvement))}</li>"
+        for row in rows
+        if row.has_summary
+    )
+    return f'<ul class="results">{items}</ul>' if items else ""
 
 
 def run_section(index: int, view: RunView, *, open_: bool) -> str:
@@ -115,6 +142,8 @@ def run_section(index: int, view: RunView, *, open_: bool) -> str:
         parts.append("<h4>Top candidates (by train score)</h4>")
         parts.append(_table(TOP_HEADERS, rows, TOP_NUMERIC))
     changes = view.changes
+    if changes is None and row.has_summary:
+        parts.append(f'<p class="muted">Test examples: {esc(no_changes(view))}.</p>')
     if changes is not None:
         parts.append(
             f"<h4>Test examples</h4><p>n={changes.n}: the winner fixed "
@@ -148,6 +177,15 @@ svg .point{stroke:#fff;stroke-width:1;opacity:.9}svg .winner{fill:none;stroke-wi
 .swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:6px;
 vertical-align:-1px}
 .scroll{overflow-x:auto}table{border-collapse:collapse;margin:6px 0 12px;font-size:12.5px}
+table.leaderboard{width:100%;font-size:12px}table.leaderboard th{white-space:normal}
+table.leaderboard th,table.leaderboard td{padding:3px 5px}
+svg .run-name,svg .verdict{font-size:12px;fill:#1f2328}
+svg .change{stroke-width:1.5;stroke-dasharray:3 3;opacity:.7}
+svg .seed-test{fill:#fff;stroke-width:2}
+svg .winner-test{stroke:#fff;stroke-width:1}svg .whisker line{stroke-width:2}
+svg .significant .verdict{fill:#1a7f37;font-weight:600}svg .unknown .verdict{fill:#59636e}
+svg .overlap-count{font-size:11px;fill:#4b5563}
+.results{margin:4px 0 0;padding-left:18px;font-size:13px}
 th,td{border:1px solid #d0d7de;padding:3px 8px;vertical-align:top;text-align:left}
 th{background:#f6f8fa}.num,.nowrap{text-align:right;white-space:nowrap}.nowrap{text-align:left}
 .status.completed{color:#1a7f37}.status.failed{color:#cf222e}.status.running{color:#0969da}
@@ -177,6 +215,13 @@ def render_html(report: Report) -> str:
         return "\n".join(parts) + "\n"
     if views:
         parts += [
+            '<figure id="chart-test"><figcaption>Test score of the winner (●) against the seed '
+            '(■), per run <span class="muted">(on the test split, which the optimization never '
+            "saw; whisker: the confidence interval of the improvement, drawn from the seed's "
+            "score; the verdict on the right)</span></figcaption>",
+            result_chart([v.row for v in views]),
+            test_results([v.row for v in views]),
+            "</figure>",
             '<figure id="chart-best"><figcaption>Best train score so far, per step '
             '<span class="muted">(solid: best so far; dashed: mean of the step\'s new '
             "candidates)</span></figcaption>",

@@ -7,8 +7,15 @@ from collections.abc import Set as AbstractSet
 
 from opro_cli import formatting as fmt
 from opro_cli.report import text as tables
-from opro_cli.report.compare import EXAMPLES_SHOWN, Report, RunView, display_ops
-from opro_cli.rundir import Summary
+from opro_cli.report.compare import (
+    EXAMPLES_SHOWN,
+    DiffOp,
+    Report,
+    RunView,
+    display_ops,
+    word_diff,
+)
+from opro_cli.rundir import SPLITS, Improvement, PromptScores, Summary
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~$])")
 _BLOCK_START = re.compile(r"^([#+\->=]|\d+[.)])")
@@ -50,6 +57,8 @@ def render_listing(report: Report) -> list[str]:
     lines = [f"### opro runs in {escape(str(report.runs_dir))}", ""]
     if not report.rows:
         return [*lines, f"_{report.no_runs}_"]
+    lines += [f"**{escape(line)}**" for line in tables.lead_results(report.rows, listing=True)]
+    lines += [""] if lines[-1] else []
     rows = [tables.listing_cells(r) for r in report.rows]
     return [*lines, *table(tables.LISTING_HEADERS, rows, tables.NUMERIC)]
 
@@ -66,8 +75,13 @@ def _curves(views: tuple[RunView, ...]) -> list[str]:
 
 
 def diff_markdown(view: RunView) -> str:
+    return markdown_diff(view.diff or ())
+
+
+def markdown_diff(ops: tuple[DiffOp, ...]) -> str:
+    """A word diff as one Markdown line: ~~removed~~ **added**."""
     out: list[str] = []
-    for op, lead, words, trail in display_ops(view.diff or ()):
+    for op, lead, words, trail in display_ops(ops):
         shown = escape(words)
         if words and op == "delete":
             shown = f"~~{shown}~~"
@@ -139,7 +153,9 @@ def render_run(view: RunView) -> list[str]:
 
 def render_details(report: Report) -> list[str]:
     views = report.views
-    lines = ["### opro report", "", *_comparison(views), ""]
+    lead = tables.lead_results([v.row for v in views], listing=False)
+    lines = ["### opro report", "", *(f"**{escape(line)}**  " for line in lead)]
+    lines += ["", *_comparison(views), ""] if lead else [*_comparison(views), ""]
     if any(v.curve for v in views):
         lines += ["Train score per step (best so far / mean of the step):", ""]
         lines += [*_curves(views), ""]
@@ -163,14 +179,7 @@ def step_summary_markdown(summary: Summary, gate: str | None, gates_set: bool) -
     ]
     imp = summary.improvement
     if imp is not None:
-        ci = fmt.interval(imp)
-        missing = f" ({imp.missing} left out: failed calls)" if imp.missing else ""
-        said = fmt.verdict(imp)
-        lines += [
-            f"Test improvement over the seed: **{fmt.signed_points(imp.test_delta)} points**"
-            f"{', ' + ci if ci else ''}, n={imp.n}{missing}" + (f": {said}" if said else ""),
-            "",
-        ]
+        lines += [f"**{escape(fmt.result_line(best.test, seed.test, imp))}**", ""]
     lines += [f"> {escape(note)}" for note in summary.notes]
     if summary.notes:
         lines.append("")
@@ -186,4 +195,59 @@ def step_summary_markdown(summary: Summary, gate: str | None, gates_set: bool) -
         "",
     ]
     lines += ["Best prompt:", "", *fmt.fence(best.text), ""]
+    return "\n".join(lines) + "\n"
+
+
+def pull_request_markdown(
+    summary: Summary,
+    seed: PromptScores,
+    improvement: Improvement,
+    *,
+    target: str,
+    scorer: str | None,
+    optimizer: str | None,
+) -> str:
+    """The body of a pull request that puts the winner into ``target``: the test result with
+    its interval and verdict, the scores, the word diff, the full prompts, calls and cost."""
+    best = summary.best
+    where = fmt.one_line(target, 200)
+    models = f"scorer {scorer or fmt.UNKNOWN}, optimizer {optimizer or fmt.UNKNOWN}"
+    rows = [
+        [f"new prompt (the winner, step {best.step})", *(fmt.pct(best.score(s)) for s in SPLITS)],
+        [f"in production ({where})", *(fmt.pct(seed.score(s)) for s in SPLITS)],
+    ]
+    u = summary.usage
+    lines = [
+        f"### opro: a better prompt for {escape(where)}",
+        "",
+        "**" + escape(fmt.result_line(best.test, seed.test, improvement, seed="production")) + "**",
+        "",
+        f"Run {escape(summary.name)} ({escape(models)}) started from the prompt in "
+        f"{escape(where)} and picked this winner on validation; the test split was never "
+        "used to choose it.",
+        "",
+        *table(["prompt", *SPLITS], rows, set(SPLITS)),
+        "",
+        f"Method: {escape(improvement.method or fmt.UNKNOWN)}.",
+        "",
+        "Changes (~~removed~~ **added**):",
+        "",
+        "> " + (markdown_diff(word_diff(seed.text, best.text)) or "_(both empty)_"),
+        "",
+        "<details><summary>full prompts</summary>",
+        "",
+        "In production:",
+        "",
+        *fmt.fence(seed.text, "text"),
+        "",
+        "New:",
+        "",
+        *fmt.fence(best.text, "text"),
+        "",
+        "</details>",
+        "",
+        f"{u.calls:,} model calls ({u.cache_hits:,} answered from the cache, "
+        f"{u.failed_calls:,} failed), {u.tokens:,} tokens, cost {fmt.usd(u.cost_usd)}, "
+        f"{fmt.duration(summary.duration_s)}; run directory `{summary.run_dir}`",
+    ]
     return "\n".join(lines) + "\n"

@@ -43,7 +43,8 @@ def render_listing(report: Report) -> Any:
     if not report.rows:
         matching = " match the filters" if report.filtered else ""
         return Text(f"no runs in {report.runs_dir}{matching}")
-    return Listing(report)
+    lead = tables.lead_results(report.rows, listing=True)
+    return Group(*(Text(line, style="bold") for line in lead), Listing(report))
 
 
 class Listing:
@@ -183,10 +184,7 @@ def diff_text(view: RunView) -> Text:
 def _changes(view: RunView) -> list[Any]:
     changes = view.changes
     if changes is None:
-        why = "no test answers for both the winner and the seed"
-        if not view.detail.evaluations_read:
-            why = "evaluations not read"
-        return [Text(f"Test examples: {why}.")]
+        return [Text(f"Test examples: {tables.no_changes(view)}.")]
     parts: list[Any] = [
         Text(
             f"Test examples (n={changes.n}): the winner fixed {len(changes.fixed)}, "
@@ -239,7 +237,8 @@ def render_run(view: RunView) -> Any:
 
 def render_details(report: Report) -> Any:
     views = report.views
-    parts: list[Any] = [_comparison(views)]
+    lead = tables.lead_results([v.row for v in views], listing=False)
+    parts: list[Any] = [*(Text(line, style="bold") for line in lead), _comparison(views)]
     if any(v.curve for v in views):
         parts.append(_curves(views))
     parts += [render_run(v) for v in views]

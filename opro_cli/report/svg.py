@@ -1,5 +1,6 @@
-"""The report's charts as hand-written SVG: a line chart of the best train score per step and a
-scatter of every candidate's train score.
+"""The report's charts as hand-written SVG: the test result of each run (the winner and the seed
+on test, with the interval of the improvement and the verdict), a line chart of the best train
+score per step, and a scatter of every candidate's train score.
 
 Two simple chart types do not justify a plotting dependency, and SVG written here needs no
 network, no JavaScript and no fonts beyond the system's. Every chart element carries its data in
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 
 from opro_cli import formatting as fmt
 from opro_cli.report.compare import RunView
-from opro_cli.report.reader import CandidateRow
+from opro_cli.report.reader import CandidateRow, RunRow
+from opro_cli.rundir import Improvement
 
 # Tableau 10: distinct hues that stay apart for the common colour-vision deficiencies.
 PALETTE = (
@@ -32,6 +34,9 @@ PALETTE = (
 )
 WIDTH, HEIGHT = 960, 360
 LEFT, RIGHT, TOP, BOTTOM = 64, 24, 16, 52
+FLOOR = 10  # the lowest score sits this far above the x axis, so points there are not on it
+OVERLAP_PX = 6.0  # candidates of a step closer than this on y are laid out side by side
+POINT_GAP = 9.0  # centre to centre, side by side (points are 8 px wide)
 
 
 def esc(text: str) -> str:
@@ -74,7 +79,7 @@ class _Axes:
 
     def y(self, score: float) -> float:
         share = (min(self.high, max(self.low, score)) - self.low) / (self.high - self.low)
-        return TOP + (1.0 - share) * self.plot_h
+        return TOP + (1.0 - share) * (self.plot_h - FLOOR)
 
     def y_ticks(self) -> list[float]:
         span = self.high - self.low
@@ -200,34 +205,67 @@ def scatter_chart(views: Sequence[RunView]) -> str:
                 groups.setdefault(c.step, []).append(c)
         for step, members in sorted(groups.items()):
             center = axes.x(step) + (index - (len(views) - 1) / 2) * lane
-            spread = min(4.0, lane * 0.8 / max(1, len(members)))
-            for k, c in enumerate(members):
-                x = center + (k - (len(members) - 1) / 2) * spread
+            placed: dict[str, tuple[float, int]] = {}  # id -> x, size of its cluster
+            counts = []
+            for cluster in _clusters(axes, members):
+                gap = min(POINT_GAP, lane * 0.9 / len(cluster))
+                for k, c in enumerate(cluster):
+                    placed[c.id] = (center + (k - (len(cluster) - 1) / 2) * gap, len(cluster))
+                if gap < POINT_GAP * 0.7:  # they still overlap: say how many there are
+                    y = axes.y(cluster[0].scores.train or 0.0)
+                    counts.append(
+                        f'<text class="overlap-count" data-count="{len(cluster)}" '
+                        f'x="{center:.1f}" y="{y - 8:.1f}" text-anchor="middle">'
+                        f"×{len(cluster)}</text>"
+                    )
+            for c in members:  # in the order they were proposed
+                x, size = placed[c.id]
                 y = axes.y(c.scores.train or 0.0)
-                tip = (
-                    f"<title>{esc(name)}\nstep {c.step} · {esc(c.origin)} · "
-                    f"train {fmt.pct(c.scores.train)}\n{esc(fmt.one_line(c.text, 300))}</title>"
-                )
-                attrs = (
-                    f'data-step="{c.step}" data-score="{c.scores.train!r}" '
-                    f'data-id="{esc(c.id)}" data-origin="{esc(c.origin)}"'
-                )
-                if c.origin == "seed":
-                    body.append(
-                        f'<rect class="point" {attrs} x="{x - 4:.1f}" y="{y - 4:.1f}" '
-                        f'width="8" height="8" fill="{paint}">{tip}</rect>'
-                    )
-                else:
-                    body.append(
-                        f'<circle class="point" {attrs} cx="{x:.1f}" cy="{y:.1f}" r="4" '
-                        f'fill="{paint}">{tip}</circle>'
-                    )
-                if c.id == best_id:
-                    body.append(
-                        f'<circle class="winner" cx="{x:.1f}" cy="{y:.1f}" r="8" stroke="{paint}"/>'
-                    )
+                body += _candidate(c, x, y, paint, name, size, c.id == best_id)
+            body += counts
         body.append("</g>")
     return _svg(body, "Train score of every candidate by step")
+
+
+def _clusters(axes: _Axes, members: Sequence[CandidateRow]) -> list[list[CandidateRow]]:
+    """A step's candidates grouped where their points would overlap on y (within a group, in
+    the order they were proposed)."""
+    ordered = sorted(members, key=lambda c: c.scores.train or 0.0)
+    clusters: list[list[CandidateRow]] = []
+    for c in ordered:
+        y = axes.y(c.scores.train or 0.0)
+        if clusters and abs(axes.y(clusters[-1][0].scores.train or 0.0) - y) < OVERLAP_PX:
+            clusters[-1].append(c)
+        else:
+            clusters.append([c])
+    order = {c.id: i for i, c in enumerate(members)}
+    return [sorted(cluster, key=lambda c: order[c.id]) for cluster in clusters]
+
+
+def _candidate(
+    c: CandidateRow, x: float, y: float, paint: str, run: str, overlap: int, winner: bool
+) -> list[str]:
+    tip = (
+        f"<title>{esc(run)}\nstep {c.step} · {esc(c.origin)} · "
+        f"train {fmt.pct(c.scores.train)}\n{esc(fmt.one_line(c.text, 300))}</title>"
+    )
+    attrs = (
+        f'data-step="{c.step}" data-score="{c.scores.train!r}" '
+        f'data-id="{esc(c.id)}" data-origin="{esc(c.origin)}" data-overlap="{overlap}"'
+    )
+    if c.origin == "seed":
+        out = [
+            f'<rect class="point" {attrs} x="{x - 4:.1f}" y="{y - 4:.1f}" '
+            f'width="8" height="8" fill="{paint}">{tip}</rect>'
+        ]
+    else:
+        out = [
+            f'<circle class="point" {attrs} cx="{x:.1f}" cy="{y:.1f}" r="4" '
+            f'fill="{paint}">{tip}</circle>'
+        ]
+    if winner:
+        out.append(f'<circle class="winner" cx="{x:.1f}" cy="{y:.1f}" r="8" stroke="{paint}"/>')
+    return out
 
 
 def legend(views: Sequence[RunView]) -> str:
@@ -238,3 +276,141 @@ def legend(views: Sequence[RunView]) -> str:
         for i, v in enumerate(views)
     )
     return f'<ul class="legend">{items}</ul>'
+
+
+# -- the test result: winner and seed on test, per run ----------------------------------------
+
+TEST_LEFT, TEST_RIGHT, TEST_ROW, TEST_TOP, TEST_BOTTOM = 250, 230, 34, 12, 46
+NAME_CHARS = 30
+
+
+@dataclass(frozen=True)
+class _TestAxes:
+    """Test scores 0-100% on x between the run names (left) and the verdicts (right)."""
+
+    rows: int
+
+    @property
+    def height(self) -> int:
+        return TEST_TOP + max(1, self.rows) * TEST_ROW + TEST_BOTTOM
+
+    def x(self, score: float) -> float:
+        share = min(1.0, max(0.0, score))
+        return TEST_LEFT + share * (WIDTH - TEST_LEFT - TEST_RIGHT)
+
+    def y(self, row: int) -> float:
+        return TEST_TOP + (row + 0.5) * TEST_ROW
+
+    def svg(self) -> list[str]:
+        bottom = self.height - TEST_BOTTOM
+        out = []
+        for tick in range(0, 101, 10):
+            x = self.x(tick / 100)
+            out.append(
+                f'<line class="grid" x1="{x:.1f}" y1="{TEST_TOP}" x2="{x:.1f}" y2="{bottom}"/>'
+                f'<text class="tick" x="{x:.1f}" y="{bottom + 17}" text-anchor="middle">{tick}'
+                "</text>"
+            )
+        out.append(
+            f'<line class="axis" x1="{TEST_LEFT}" y1="{bottom}" x2="{WIDTH - TEST_RIGHT}" '
+            f'y2="{bottom}"/>'
+            f'<text class="label" x="{self.x(0.5):.1f}" y="{self.height - 8}" '
+            'text-anchor="middle">test score (%)</text>'
+        )
+        return out
+
+
+def _verdict_class(improvement: Improvement | None) -> str:
+    if improvement is None or improvement.significant is None:
+        return "unknown"
+    return "significant" if improvement.significant else "not-significant"
+
+
+def _verdict_label(row: RunRow) -> str:
+    imp = row.improvement
+    if imp is None:
+        return "no test result" if row.has_summary else f"no result yet ({row.status})"
+    points = f"{fmt.signed_points(imp.test_delta)} pts"
+    if imp.significant is None:
+        return f"{points} · no verdict"
+    return f"{points} · {'significant' if imp.significant else 'not significant'}"
+
+
+def result_chart(rows: Sequence[RunRow]) -> str:
+    """One row per run: the seed's test score (square), the winner's (circle), and a whisker for
+    the interval of the improvement, drawn from the seed's score (seed + low to seed + high:
+    where the winner's score lies at the interval's level); the verdict on the right."""
+    axes = _TestAxes(len(rows))
+    body = axes.svg()
+    for index, row in enumerate(rows):
+        y = axes.y(index)
+        paint = color(index)
+        imp = row.improvement
+        winner, seed = row.best.test, row.seed.test
+        low = high = None
+        if imp is not None and seed is not None and imp.ci_low is not None:
+            low = min(1.0, max(0.0, seed + imp.ci_low))
+        if imp is not None and seed is not None and imp.ci_high is not None:
+            high = min(1.0, max(0.0, seed + imp.ci_high))
+        attrs = {
+            "run": row.folder,
+            "winner-test": winner,
+            "seed-test": seed,
+            "delta": imp.test_delta if imp else None,
+            "ci-low": imp.ci_low if imp else None,
+            "ci-high": imp.ci_high if imp else None,
+            "ci-level": imp.ci_level if imp else None,
+            "n": imp.n if imp else None,
+            "p-value": imp.p_value if imp else None,
+            "significant": None if imp is None else imp.significant,
+        }
+        data = " ".join(f'data-{k}="{esc(_attr(v))}"' for k, v in attrs.items())
+        body.append(f'<g class="test-result {_verdict_class(imp)}" {data}>')
+        tip = esc(f"{row.folder}\n{fmt.result_line(winner, seed, imp)}")
+        body.append(
+            f'<text class="run-name" x="{TEST_LEFT - 12}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{esc(fmt.one_line(row.folder, NAME_CHARS))}<title>{tip}</title></text>"
+        )
+        if low is not None and high is not None:
+            x1, x2 = axes.x(low), axes.x(high)
+            body.append(
+                f'<g class="whisker" data-low-score="{low!r}" data-high-score="{high!r}">'
+                f'<line x1="{x1:.1f}" y1="{y:.1f}" x2="{x2:.1f}" y2="{y:.1f}" stroke="{paint}"/>'
+                f'<line x1="{x1:.1f}" y1="{y - 6:.1f}" x2="{x1:.1f}" y2="{y + 6:.1f}" '
+                f'stroke="{paint}"/>'
+                f'<line x1="{x2:.1f}" y1="{y - 6:.1f}" x2="{x2:.1f}" y2="{y + 6:.1f}" '
+                f'stroke="{paint}"/></g>'
+            )
+        if seed is not None and winner is not None:
+            body.append(
+                f'<line class="change" x1="{axes.x(seed):.1f}" y1="{y:.1f}" '
+                f'x2="{axes.x(winner):.1f}" y2="{y:.1f}" stroke="{paint}"/>'
+            )
+        if seed is not None:
+            x = axes.x(seed)
+            body.append(
+                f'<rect class="seed-test" data-score="{seed!r}" x="{x - 5:.1f}" y="{y - 5:.1f}" '
+                f'width="10" height="10" stroke="{paint}"><title>{tip}</title></rect>'
+            )
+        if winner is not None:
+            body.append(
+                f'<circle class="winner-test" data-score="{winner!r}" cx="{axes.x(winner):.1f}" '
+                f'cy="{y:.1f}" r="6" fill="{paint}"><title>{tip}</title></circle>'
+            )
+        body.append(
+            f'<text class="verdict" x="{WIDTH - TEST_RIGHT + 14}" y="{y + 4:.1f}">'
+            f"{esc(_verdict_label(row))}</text>"
+        )
+        body.append("</g>")
+    return (
+        f'<svg viewBox="0 0 {WIDTH} {axes.height}" role="img" '
+        f'aria-label="Test score of the winner and the seed, per run">' + "".join(body) + "</svg>"
+    )
+
+
+def _attr(value: float | int | bool | str | None) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else repr(value)

@@ -6,10 +6,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from opro_cli.formatting import UNKNOWN, count, duration, pct, points, started, usd
+from opro_cli.formatting import (
+    UNKNOWN,
+    count,
+    duration,
+    pct,
+    points,
+    result_line,
+    started,
+    usd,
+)
+from opro_cli.report import collect
 from opro_cli.report.compare import EXAMPLES_SHOWN, ExampleChange, RunView
 from opro_cli.report.reader import RunRow
 from opro_cli.rundir import SPLITS
+
+
+# What every format leads with: the test result, in the same words.
+def lead_results(rows: Sequence[RunRow], *, listing: bool) -> list[str]:
+    """The test result of each run shown in detail (``FOLDER: test: winner ...``); a listing
+    leads with its newest finished run's."""
+    finished = [row for row in rows if row.has_summary]
+    if listing:
+        return [f"newest result, {_result(row)}" for row in finished[:1]]
+    return [_result(row) for row in finished]
+
+
+def _result(row: RunRow) -> str:
+    return f"{row.folder}: {result_line(row.best.test, row.seed.test, row.improvement)}"
 
 
 # The listing's columns: (header, cell) in the order every format shows them.
@@ -132,6 +156,16 @@ def top_rows(view: RunView) -> list[TopRow]:
 
 CHANGE_HEADERS = ["example", "seed answer", "winner answer"]
 NO_ANSWER = "(no answer)"
+
+
+def no_changes(view: RunView) -> str:
+    """Why a run shows no fixed/broken test examples."""
+    if not view.detail.evaluations_read:
+        return (
+            f"not read for runs beyond the newest {collect.ANSWERS_LISTED} of a listing; "
+            f"opro report {view.row.folder} shows them"
+        )
+    return "no test answers for both the winner and the seed"
 
 
 def change_tables(view: RunView) -> list[tuple[str, list[ExampleChange]]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,15 +62,21 @@ R = TypeVar("R")
 
 
 def read_jsonl(
-    path: Path, parse: Callable[[Mapping[str, Any]], R | None]
+    path: Path,
+    parse: Callable[[Mapping[str, Any]], R | None],
+    keep: Callable[[str], bool] | None = None,
 ) -> tuple[list[R], list[str]]:
     """Every well-formed record of a JSONL file, and a warning naming ``file:line`` for each line
-    skipped. A missing file has no records; an unreadable one is one warning."""
+    skipped. A missing file has no records; an unreadable one is one warning. ``keep`` picks
+    lines by their text before any is parsed (lines it refuses are neither read nor warned
+    about)."""
     records: list[R] = []
     warnings: list[str] = []
     for number, line, problem in _lines(path):
         if problem is not None:
             warnings.append(problem)
+            continue
+        if keep is not None and not keep(line):
             continue
         try:
             data = json.loads(line)
@@ -85,8 +91,20 @@ def read_jsonl(
     return records, warnings
 
 
-def read_evaluations(run_dir: Path) -> tuple[list[Evaluation], list[str]]:
-    return read_jsonl(run_dir / EVALUATIONS, Evaluation.from_json)
+def read_evaluations(
+    run_dir: Path, splits: Collection[str] | None = None
+) -> tuple[list[Evaluation], list[str]]:
+    """The scorer calls; with ``splits``, only those on these splits, picked from each line's
+    text before parsing (``"split": "test"`` as opro writes it), which keeps reading the few
+    test answers of a large file fast."""
+    keep = None
+    if splits is not None:
+        needles = tuple(dumps({"split": s})[1:-1] for s in splits)
+
+        def keep(line: str) -> bool:
+            return any(needle in line for needle in needles)
+
+    return read_jsonl(run_dir / EVALUATIONS, Evaluation.from_json, keep)
 
 
 def read_candidates(run_dir: Path) -> tuple[list[CandidateRecord], list[str]]:

@@ -14,7 +14,10 @@ from opro_cli.rundir.records import Usage
 
 @dataclass(frozen=True)
 class PromptScores:
-    """A prompt with its scores (the winner, a seed): ``None`` where it was not scored."""
+    """A prompt with its scores (the winner, a seed): ``None`` where it was not scored.
+
+    A seed read from a file names it (``file``, absolute); ``production`` marks the seed the
+    product runs today (``spec.seeds``), the one ``opro promote`` compares with and replaces."""
 
     id: str | None
     text: str
@@ -23,6 +26,8 @@ class PromptScores:
     train: float | None = None
     val: float | None = None
     test: float | None = None
+    file: str | None = None
+    production: bool = False
 
     def score(self, split: str) -> float | None:
         value: float | None = getattr(self, split)
@@ -42,6 +47,8 @@ class PromptScores:
             step=integer(data.get("step")),
             origin=origin if origin in get_args(Origin) else None,
             **{s: num(data.get(s)) for s in SPLITS},
+            file=string(data.get("file")),
+            production=data.get("production") is True,
         )
 
 
@@ -109,6 +116,12 @@ class Summary:
     # what a reader must know to trust the numbers: failed or cut answers, the diagnosis when
     # nothing beat the seed, why the run stopped early
     notes: tuple[str, ...] = ()
+
+    @property
+    def production(self) -> PromptScores | None:
+        """The seed in production (read from a file), or None (a run of plain-text seeds, or
+        one written before seeds could come from files)."""
+        return next((s for s in self.seeds if s.production), None)
 
     def to_json(self) -> dict[str, Any]:
         return {

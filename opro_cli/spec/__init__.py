@@ -37,6 +37,14 @@ from opro_cli.spec.sections import (
     SelectionSpec,
     SplitSpec,
 )
+from opro_cli.spec.seeds import (
+    SeedFile,
+    SeedPrompt,
+    check_production_flags,
+    production_seed,
+    read_seed_files,
+    seed_text,
+)
 from opro_cli.spec.yamlfile import parse_yaml, read_yaml, validation_error
 
 __all__ = [
@@ -53,6 +61,7 @@ __all__ = [
     "ParseMode",
     "RunSpec",
     "ScorerSpec",
+    "SeedFile",
     "SelectionSpec",
     "SplitSpec",
     "load_spec",
@@ -65,7 +74,7 @@ __all__ = [
 class RunSpec(Frozen):
     name: str
     task: str = Field(min_length=1)
-    seed_prompts: tuple[str, ...] = Field(min_length=1)
+    seed_prompts: tuple[SeedPrompt, ...] = Field(min_length=1)
     dataset: DatasetSpec
     metric: MetricSpec = MetricSpec()
     scorer: ScorerSpec = ScorerSpec()
@@ -93,7 +102,24 @@ class RunSpec(Frozen):
     @field_validator("seed_prompts", mode="before")
     @classmethod
     def _seed_short_form(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+        return [value] if isinstance(value, str | dict) else value
+
+    @field_validator("seed_prompts")
+    @classmethod
+    def _one_production_seed(cls, value: tuple[str | SeedFile, ...]) -> tuple[str | SeedFile, ...]:
+        check_production_flags(value)
+        return value
+
+    @property
+    def seed_texts(self) -> tuple[str, ...]:
+        """The seed prompts' texts, in order (a file seed's as read from its file)."""
+        return tuple(seed_text(s) for s in self.seed_prompts)
+
+    @property
+    def production_seed(self) -> SeedFile | None:
+        """The seed the product runs today: the file seed marked ``production: true``, else
+        the first file seed; None when every seed is a plain text."""
+        return production_seed(self.seed_prompts)
 
     @model_validator(mode="after")
     def _no_credentials_anywhere(self) -> RunSpec:
@@ -123,7 +149,8 @@ def load_spec(path: str | Path) -> RunSpec:
         spec = RunSpec.model_validate(raw)
     except ValidationError as exc:
         raise validation_error(path, root, exc, RunSpec) from None
-    return resolve_paths(spec, path.resolve().parent)
+    spec = resolve_paths(spec, path.resolve().parent)
+    return spec.model_copy(update={"seed_prompts": read_seed_files(spec.seed_prompts, path, root)})
 
 
 def parse_spec(text: str, *, source: str = "<spec>", base_dir: Path | None = None) -> RunSpec:
@@ -137,7 +164,7 @@ def parse_spec(text: str, *, source: str = "<spec>", base_dir: Path | None = Non
 
 
 def resolve_paths(spec: RunSpec, base_dir: Path) -> RunSpec:
-    """Return a copy whose dataset, split-file and metric paths are absolute."""
+    """Return a copy whose dataset, split-file, metric and seed-file paths are absolute."""
 
     def resolve(p: str) -> str:
         return str((base_dir / Path(p).expanduser()).resolve())
@@ -159,7 +186,11 @@ def resolve_paths(spec: RunSpec, base_dir: Path) -> RunSpec:
         metric = metric.model_copy(update={"python": f"{resolve(file)}:{func}"})
     if metric.json_schema:
         metric = metric.model_copy(update={"json_schema": resolve(metric.json_schema)})
-    return spec.model_copy(update={"dataset": dataset, "metric": metric})
+    seeds = tuple(
+        s.model_copy(update={"file": resolve(s.file)}) if isinstance(s, SeedFile) else s
+        for s in spec.seed_prompts
+    )
+    return spec.model_copy(update={"dataset": dataset, "metric": metric, "seed_prompts": seeds})
 
 
 def spec_to_yaml(spec: RunSpec, redactor: Callable[[str], str] | None = None) -> str:

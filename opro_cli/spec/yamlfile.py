@@ -232,3 +232,8 @@ def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
         else:
             break
     return line
+
+
+def line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The spec's line of a field (for checks made after validation, e.g. reading a file)."""
+    return _line_of(root, loc)

@@ -1,11 +1,16 @@
 """The live leaderboard: a board that follows the optimizer's events and two ways to show it.
 
 ``Board`` keeps the state; ``render_board(board)`` is pure and returns a Rich renderable;
-``LiveView`` redraws it in a terminal; ``PlainView`` prints one line per step (CI, pipes).
+``LiveView`` redraws it in a terminal; ``PlainView`` prints one line per step (CI, pipes), and a
+progress line whenever it printed nothing for ``HEARTBEAT_S`` seconds, so a slow run never
+looks like a hung one.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +34,7 @@ from opro_cli.formatting import one_line, pct, usd
 from opro_cli.secrets import redact
 
 TOP_ROWS = 8
+HEARTBEAT_S = 30.0  # a plain log prints at least one line this often during a long phase
 
 
 @dataclass
@@ -162,39 +168,84 @@ class LiveView:
 
 
 class PlainView:
-    """One plain line per step and per phase; for CI logs and pipes."""
+    """One plain line per step and per phase; for CI logs and pipes. When nothing was printed
+    for ``every_s`` seconds of ``clock``, ``tick()`` prints where the phase is (calls done of
+    planned, failed calls, elapsed time). Every event ticks, and so does a background thread
+    while the view is entered (``with view:``), so the line comes even while every call hangs.
+    """
 
-    def __init__(self, board: Board, console: Console) -> None:
+    def __init__(
+        self,
+        board: Board,
+        console: Console,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        every_s: float = HEARTBEAT_S,
+    ) -> None:
         self.board = board
         self.console = console
+        self.every_s = every_s
+        self._clock = clock
+        self._start = clock()
+        self._last = self._start
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def progress_line(self, now: float) -> str:
+        b = self.board
+        label = f"step {b.step}/{b.steps}" if b.phase == "step" else b.phase
+        return (
+            f"{label}: {b.phase_done}/{b.phase_total} calls, "
+            f"{b.usage.failed_calls} failed so far, {now - self._start:.0f}s elapsed"
+        )
+
+    def tick(self) -> None:
+        """Print the progress line if the last line is ``every_s`` seconds old."""
+        with self._lock:
+            now = self._clock()
+            if now - self._last >= self.every_s:
+                self._print(self.progress_line(now))
+
+    def _print(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        self._last = self._clock()
 
     def __call__(self, event: Event) -> None:
+        with self._lock:
+            self._show(event)
+        self.tick()
+
+    def _show(self, event: Event) -> None:
         self.board.update(event)
         if isinstance(event, StepDone):
             u, step = event.usage, event.record
             best = self.board.rows.get(step.best_id or "")
             text = one_line(best.text, 60) if best else ""
             label = f"step {step.step}/{self.board.steps}" if step.step else "seeds"
-            self.console.print(
+            self._print(
                 f"{label}: best {pct(step.best_score)} mean {pct(step.mean_score)} "
                 f"new {step.new_candidates}/{step.proposed} "
                 f"calls {u.calls} tokens {u.tokens} cost {format_cost(u)} "
-                f"{step.elapsed_s or 0:.0f}s | {text}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
+                f"{step.elapsed_s or 0:.0f}s | {text}"
             )
         elif isinstance(event, PhaseStarted) and event.phase in ("validation", "test"):
-            self.console.print(
-                f"{event.phase}: scoring finalists ({event.total_calls} calls)",
-                markup=False,
-                highlight=False,
-            )
+            self._print(f"{event.phase}: scoring finalists ({event.total_calls} calls)")
         elif isinstance(event, BudgetStop):
-            self.console.print(f"budget reached: {event.reason}", markup=False, highlight=False)
+            self._print(f"budget reached: {event.reason}")
 
     def __enter__(self) -> PlainView:
+        self._stop.clear()
+        self._ticker = threading.Thread(target=self._tick_until_stopped, daemon=True)
+        self._ticker.start()
         return self
 
+    def _tick_until_stopped(self) -> None:
+        while not self._stop.wait(min(self.every_s / 6, 5.0)):
+            self.tick()
+
     def __exit__(self, *exc: object) -> None:
-        return None
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+            self._ticker = None

@@ -7,7 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from opro_cli.formatting import EMPTY_INSTRUCTION, interval, pct, signed_points, usd, verdict
+from opro_cli.formatting import EMPTY_INSTRUCTION, pct, result_line, usd
 from opro_cli.rundir import SPLITS, Summary
 from opro_cli.secrets import redact
 
@@ -30,17 +30,8 @@ def render_summary(summary: Summary) -> RenderableType:
     ]
     imp = summary.improvement
     if imp is not None:
-        ci = interval(imp)
-        missing = f" ({imp.missing} left out: failed calls)" if imp.missing else ""
-        lines.append(
-            Text(
-                f"test improvement over the seed: {signed_points(imp.test_delta)} points"
-                f"{', ' + ci if ci else ''}, n={imp.n}{missing}"
-            )
-        )
-        said = verdict(imp)
-        if said:
-            lines.append(Text(said, style="bold green" if imp.significant else "yellow"))
+        style = "bold green" if imp.significant else "yellow"
+        lines.append(Text(result_line(best.test, seed.test, imp), style=style))
     u = summary.usage
     lines.append(
         Text(
