@@ -152,10 +152,8 @@ def usable_cpus(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
     """How many CPUs this process may really use: the CPUs it is allowed to run on
     (``sched_getaffinity``), capped by a cgroup CPU quota (a container limited to 2 CPUs on a
     64-core host sees 64 in ``os.cpu_count()``; llama.cpp with 64 threads there crawls)."""
-    if hasattr(os, "sched_getaffinity"):
-        cpus = len(os.sched_getaffinity(0))
-    else:  # macOS, Windows
-        cpus = os.cpu_count() or 1
+    affinity = getattr(os, "sched_getaffinity", None)  # not on macOS or Windows
+    cpus = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
     quota = cgroup_cpu_quota(cgroup_root)
     if quota is not None:
         cpus = min(cpus, max(1, math.ceil(quota)))
