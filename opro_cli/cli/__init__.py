@@ -11,7 +11,7 @@ import sys
 import typer
 
 from opro_cli import __version__
-from opro_cli.cli import cache, doctor, export, report, run, validate
+from opro_cli.cli import cache, doctor, export, report, run, schema, validate
 from opro_cli.interrupts import exit_on_ctrl_c
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ app.command("validate")(validate.validate_command)
 app.command("export")(export.export_command)
 app.command("doctor")(doctor.doctor_command)
 app.command("report")(report.report_command)
+app.command("schema")(schema.schema_command)
 app.add_typer(cache.app, name="cache")
 
 

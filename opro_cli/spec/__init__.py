@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -36,6 +36,7 @@ from opro_cli.spec.sections import (
     SelectionSpec,
     SplitSpec,
 )
+from opro_cli.spec.tracking import MlflowSpec, TrackingSpec, check_callbacks
 from opro_cli.spec.yamlfile import parse_yaml, read_yaml, validation_error
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "InstructionPosition",
     "MetricName",
     "MetricSpec",
+    "MlflowSpec",
     "ModelSpec",
     "OptimizerSpec",
     "ParseMode",
@@ -52,6 +54,7 @@ __all__ = [
     "ScorerSpec",
     "SelectionSpec",
     "SplitSpec",
+    "TrackingSpec",
     "load_spec",
     "parse_spec",
     "resolve_paths",
@@ -71,6 +74,8 @@ class RunSpec(Frozen):
     selection: SelectionSpec = SelectionSpec()
     concurrency: int = Field(default=8, ge=1, le=256)
     seed: int = 0
+    tracking: TrackingSpec = TrackingSpec()
+    callbacks: tuple[str, ...] = ()
 
     @field_validator("name")
     @classmethod
@@ -81,15 +86,24 @@ class RunSpec(Frozen):
             )
         return value
 
-    @field_validator("metric", mode="before")
+    @field_validator("metric", mode="before", json_schema_input_type=MetricName | MetricSpec)
     @classmethod
     def _metric_short_form(cls, value: Any) -> Any:
         return {"name": value} if isinstance(value, str) else value
 
-    @field_validator("seed_prompts", mode="before")
+    @field_validator(
+        "seed_prompts",
+        mode="before",
+        json_schema_input_type=str | Annotated[list[str], Field(min_length=1)],
+    )
     @classmethod
     def _seed_short_form(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("callbacks")
+    @classmethod
+    def _callback_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_callbacks(value)
 
     @model_validator(mode="after")
     def _no_credentials_anywhere(self) -> RunSpec:
