@@ -84,11 +84,15 @@ def loop_config(spec: RunSpec) -> LoopConfig:
     )
 
 
-def prepare(spec_path: Path) -> Prepared:
-    spec = load_spec(spec_path)
+def prepare(spec_path: Path, *, overrides: Sequence[str] = ()) -> Prepared:
+    """Load a spec file (with ``--set`` style ``overrides``) and check its data and metric."""
+    return prepare_spec(load_spec(spec_path, overrides=overrides), source=str(spec_path))
+
+
+def prepare_spec(spec: RunSpec, *, source: str = "spec") -> Prepared:
     splits = load_splits(spec.dataset)
     metric = build_metric(spec.metric)
-    check_metric(metric, splits, source=str(spec_path))
+    check_metric(metric, splits, source=source)
     return Prepared(spec, splits, metric)
 
 
@@ -224,13 +228,14 @@ def execute(
     return Finished(store.path, written)
 
 
-def build_client(concurrency: int, *, no_cache: bool) -> ModelClient:
-    """The model client of a run: LiteLLM, behind the response cache unless ``no_cache``."""
+def build_client(concurrency: int, *, no_cache: bool, callbacks: Sequence[str] = ()) -> ModelClient:
+    """The model client of a run: LiteLLM (with the spec's LiteLLM ``callbacks``), behind the
+    response cache unless ``no_cache``."""
     from opro_cli.cache import ResponseCache, cache_dir
     from opro_cli.models.cached import CachedClient
     from opro_cli.models.litellm_client import LiteLLMClient
 
-    client = LiteLLMClient(concurrency)
+    client = LiteLLMClient(concurrency, callbacks=tuple(callbacks))
     if no_cache:
         return client
     return CachedClient(client, ResponseCache(cache_dir()))

@@ -6,7 +6,8 @@ and the fix. Relative paths resolve against the folder of the YAML file.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from opro_cli.secrets import find_secret, redact_tree
+from opro_cli.spec.interpolate import interpolate
 from opro_cli.spec.models import (
     Credential,
     ModelSpec,
@@ -23,6 +25,7 @@ from opro_cli.spec.models import (
     describe_finding,
     leaves,
 )
+from opro_cli.spec.overrides import apply_overrides, parse_override
 from opro_cli.spec.sections import (
     DEFAULT_LOCAL_MODEL,
     NAME_RE,
@@ -125,14 +128,28 @@ class RunSpec(Frozen):
 # Loading
 
 
-def load_spec(path: str | Path) -> RunSpec:
-    """Read, validate and resolve a run spec; raise ``SpecError`` with file, line and field."""
+def load_spec(
+    path: str | Path,
+    *,
+    overrides: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> RunSpec:
+    """Read, validate and resolve a run spec; raise ``SpecError`` with file, line and field.
+
+    ``${VAR}`` / ``${VAR:-default}`` in values come from ``environ`` (default ``os.environ``;
+    ``interpolate.py``), then each ``overrides`` item (``path.to.key=value``, ``overrides.py``)
+    is applied. Relative paths resolve against the spec's folder, those given with --set too.
+    """
     path = Path(path)
+    changes = [parse_override(text) for text in overrides]
     raw, root = read_yaml(path)
+    raw = interpolate(raw, os.environ if environ is None else environ, source=path, root=root)
+    raw = apply_overrides(raw, changes)
     try:
         spec = RunSpec.model_validate(raw)
     except ValidationError as exc:
-        raise validation_error(path, root, exc, RunSpec) from None
+        paths = [change.path for change in changes]
+        raise validation_error(path, root, exc, RunSpec, paths) from None
     return resolve_paths(spec, path.resolve().parent)
 
 
