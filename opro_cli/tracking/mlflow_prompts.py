@@ -41,7 +41,6 @@ def register_winner(
     uri = (
         tracking_uri if tracking_uri is not None else (settings.tracking_uri if settings else None)
     )
-    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     best, seed = summary.best, summary.best_seed
     tags = {
         "opro.run_id": run_dir.resolve().name,
@@ -63,6 +62,7 @@ def register_winner(
         }
     errors = (mlflow.exceptions.MlflowException, OSError)
     try:
+        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
         tracked = _tracked_run(client, run_dir)
         if tracked is not None:
             tags["opro.mlflow_run_id"] = tracked

@@ -8,6 +8,7 @@ warning, so a tracking outage never costs an optimization.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,8 @@ class MlflowRun:
         mlflow = import_mlflow()
         self._errors: tuple[type[BaseException], ...] = (mlflow.exceptions.MlflowException, OSError)
         self.warnings: list[str] = []
-        self._client = mlflow.MlflowClient(tracking_uri=settings.tracking_uri)
         try:
+            self._client = mlflow.MlflowClient(tracking_uri=settings.tracking_uri)
             experiment = self._client.get_experiment_by_name(settings.experiment)
             experiment_id = (
                 experiment.experiment_id
@@ -138,8 +139,7 @@ def spec_params(spec: RunSpec) -> list[tuple[str, str]]:
     data = redact_tree(spec.model_dump(mode="json"))
     out = []
     for key, value in _flatten(data, ""):
-        text = value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True)
-        text = text.strip()
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         if len(text) > MAX_PARAM_CHARS:
             text = text[: MAX_PARAM_CHARS - 3] + "..."
         out.append((key, text))
