@@ -23,8 +23,7 @@ def init_command(
     force: bool = typer.Option(False, "--force", help="Replace files that are already there."),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
-    """Write opro.yaml (a commented spec), data.jsonl (30 labelled reviews) and
-    opro.schema.json into DIR, ready for opro run."""
+    """Write a commented spec, a tiny dataset and the spec's schema into DIR, ready to run."""
     from opro_cli.scaffold import write_starter
 
     written = write_starter(directory, model=model, force=force)

