@@ -22,7 +22,7 @@ def export_command(
         None,
         "--to",
         help="Register the prompt elsewhere instead: mlflow (its Prompt Registry, with the "
-        "scores and run ids as tags; needs the [mlflow] extra).",
+        "scores and run ids as tags; needs opro-cli with its mlflow extra).",
     ),
     name: str | None = typer.Option(
         None, "--name", help="With --to mlflow: the prompt's name (default: the spec's name)."

@@ -62,7 +62,7 @@ def run_command(
         False,
         "--mlflow",
         help="Log the run to MLflow: the spec's tracking.mlflow, else an experiment named "
-        "after the spec (needs the [mlflow] extra).",
+        "after the spec (needs opro-cli with its mlflow extra).",
     ),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
