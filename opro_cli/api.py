@@ -2,7 +2,7 @@
 
     from opro_cli import load_spec, optimize
 
-    summary = optimize("configs/quickstart.yaml", overrides=["budget.steps=2"])
+    summary = optimize("demo/opro.yaml", overrides=["budget.steps=2"])  # opro init demo
     print(summary.best.text, summary.best.test, summary.run_dir)
 
 ``optimize`` takes a spec file or a ``RunSpec`` (``load_spec`` reads one, with ``${VAR}``
