@@ -1,9 +1,10 @@
-"""What each key of the run spec means: one line per key, by its dotted path in the YAML.
+"""What each key of the run spec means, for the keys whose field has no ``description`` of its
+own: one line per key, by its dotted path in the YAML.
 
 The JSON Schema (``opro schema``) carries these as descriptions, so an editor shows them on
-hover; tests/test_schema.py fails when a key of ``RunSpec`` has no line here, or a line names a
-key that does not exist. Kept apart from the models so that adding a key stays a one-line change
-there, and the explanations read as one text.
+hover. A new key is described either here or by ``Field(description=...)`` on the model, never
+both: tests/test_schema.py fails when a key has no description, two, or a line here names a key
+that does not exist.
 """
 
 from __future__ import annotations
@@ -41,8 +42,6 @@ DESCRIPTIONS: dict[str, str] = {
     "dataset.split.val": "the fraction (or file) the winner is picked on",
     "dataset.split.test": "the fraction (or file) the final result is reported on, never "
     "optimized on",
-    "dataset.split.stratify": "exact label proportions in every split, at the cost of "
-    "stability: adding rows can move examples near a cut to the next split",
     "dataset.seed": "the seed of the split: each example's split is a hash of its id and this seed",
     "dataset.limit": "use only N examples (a stable choice), for a quick first try",
     "metric": "how an answer is scored: a metric name, or a mapping with its options",
@@ -80,7 +79,6 @@ DESCRIPTIONS: dict[str, str] = {
     "budget.max_cost_usd": "stop before a step that would exceed this cost",
     "budget.max_minutes": "stop before a step that would run past this many minutes",
     "selection": "how the winner is picked and tested",
-    "selection.top_k": "best train candidates re-scored on validation",
     "selection.bootstrap_samples": "resamples for the confidence interval of the test improvement",
     "selection.ci_level": "the confidence level of that interval",
     "concurrency": "model calls in flight at once (local models run one at a time)",

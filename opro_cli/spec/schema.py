@@ -18,8 +18,9 @@ MODELINE = f"# yaml-language-server: $schema={SCHEMA_FILE}"
 
 
 def spec_schema() -> dict[str, Any]:
-    """The JSON Schema of a run spec, every key described (``KeyError`` names a key that has
-    no description in ``reference.DESCRIPTIONS``)."""
+    """The JSON Schema of a run spec, each key described by its field's own ``description``
+    or, where it has none, by ``reference.DESCRIPTIONS`` (tests/test_schema.py checks that
+    every key has one, from exactly one of the two)."""
     from opro_cli.spec import RunSpec
 
     schema = RunSpec.model_json_schema(mode="validation")
@@ -46,7 +47,8 @@ def _describe(node: dict[str, Any], path: str, definitions: dict[str, Any]) -> N
     for key, prop in node.get("properties", {}).items():
         child = f"{path}.{key}" if path else key
         prop.pop("title", None)
-        prop["description"] = DESCRIPTIONS[child]
+        if child in DESCRIPTIONS:
+            prop["description"] = DESCRIPTIONS[child]
         for target in _refs(prop):
             _describe(definitions[target], child, definitions)
 
