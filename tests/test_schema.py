@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from opro_cli.cli import app
-from opro_cli.spec import RunSpec
+from opro_cli.spec import RunSpec, ScorerSpec
 from opro_cli.spec.reference import DESCRIPTIONS
 from opro_cli.spec.schema import MODELINE, SCHEMA_FILE, described_paths, spec_schema
 
@@ -62,7 +62,7 @@ def test_the_schema_is_valid_json_schema_with_descriptions_everywhere() -> None:
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     scorer = schema["$defs"]["ScorerSpec"]["properties"]
-    assert scorer["max_tokens"]["default"] == 32
+    assert scorer["max_tokens"]["default"] == ScorerSpec().max_tokens
     assert scorer["model"]["description"].startswith("a LiteLLM model string")
 
 
