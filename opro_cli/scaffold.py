@@ -53,9 +53,8 @@ def starter_spec(spec_path: str, *, name: str, model: str | None = None) -> str:
         # the tiny local model wanders at temperature 1 (it mostly rewords its examples)
         "@OPTIMIZER_TEMPERATURE@": "0.7" if local else "1.0",
         "@CONCURRENCY@": "1   # the local model runs one call at a time" if local else "8",
-        "@BUDGET_EXTRA@": ""
-        if local
-        else "  max_cost_usd: 0.50        # stop before spending more",
+        # commented out: a cost budget needs a model LiteLLM (or the spec's prices) can price
+        "@BUDGET_EXTRA@": "" if local else "  # max_cost_usd: 0.50    # stop before spending more",
         "@MODEL_NOTE@": _LOCAL_NOTE if local else _HOSTED_NOTE.format(model=chosen),
     }
     lines = []

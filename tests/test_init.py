@@ -53,8 +53,9 @@ def test_init_with_a_hosted_model(tmp_path: Path) -> None:
     spec = prepared.spec
     assert spec.scorer.model == spec.optimizer.model == "openai/gpt-4o-mini"
     assert spec.concurrency == 8
-    assert spec.budget.max_cost_usd == 0.5
+    assert spec.budget.max_cost_usd is None  # valid for models nobody can price too
     text = (tmp_path / "hosted" / "opro.yaml").read_text(encoding="utf-8")
+    assert "  # max_cost_usd: 0.50" in text
     assert "OPENAI_API_KEY" in text and "sk-" not in text
 
 
