@@ -133,13 +133,17 @@ def prefills(model: str, setting: str) -> bool:
     return provider_of(model) in PREFILL_PROVIDERS
 
 
-def prepare(spec_path: Path) -> Prepared:
-    spec = load_spec(spec_path)
+def prepare(spec_path: Path, *, overrides: Sequence[str] = ()) -> Prepared:
+    """Load a spec file (with ``--set`` style ``overrides``) and check its data and metric."""
+    return prepare_spec(load_spec(spec_path, overrides=overrides), source=str(spec_path))
+
+
+def prepare_spec(spec: RunSpec, *, source: str = "spec") -> Prepared:
     splits = load_splits(spec.dataset)
     metric = build_metric(spec.metric)
-    check_metric(metric, splits, source=str(spec_path))
+    check_metric(metric, splits, source=source)
     prepared = Prepared(spec, splits, metric)
-    check_cost_budget(prepared, source=str(spec_path))
+    check_cost_budget(prepared, source=source)
     return prepared
 
 
@@ -150,14 +154,11 @@ def check_cost_budget(prepared: Prepared, *, source: str) -> None:
         return
     unpriced = prepared.planned_cost().unpriced
     if unpriced:
-        roles = [
-            role
-            for role, model_spec in (
-                ("scorer", prepared.spec.scorer),
-                ("optimizer", prepared.spec.optimizer),
-            )
-            if model_spec.model in unpriced
-        ]
+        spec = prepared.spec
+        models = [("scorer", spec.scorer), ("optimizer", spec.optimizer)]
+        if spec.metric.judge is not None:
+            models.append(("metric", spec.metric.judge))
+        roles = [role for role, model in models if model.model in unpriced]
         raise SpecError(
             f"{source}: budget.max_cost_usd: LiteLLM has no price for {', '.join(unpriced)}, "
             "so the budget could never stop the run",
@@ -340,13 +341,14 @@ def label_seeds(summary: Summary, spec: RunSpec) -> Summary:
     )
 
 
-def build_client(concurrency: int, *, no_cache: bool) -> ModelClient:
-    """The model client of a run: LiteLLM, behind the response cache unless ``no_cache``."""
+def build_client(concurrency: int, *, no_cache: bool, callbacks: Sequence[str] = ()) -> ModelClient:
+    """The model client of a run: LiteLLM (with the spec's LiteLLM ``callbacks``), behind the
+    response cache unless ``no_cache``."""
     from opro_cli.cache import ResponseCache, cache_dir
     from opro_cli.models.cached import CachedClient
     from opro_cli.models.litellm_client import LiteLLMClient
 
-    client = LiteLLMClient(concurrency)
+    client = LiteLLMClient(concurrency, callbacks=tuple(callbacks))
     if no_cache:
         return client
     return CachedClient(client, ResponseCache(cache_dir()))

@@ -3,7 +3,9 @@
 Location: ``$OPRO_CACHE_DIR``, else ``$XDG_CACHE_HOME/opro``, else ``~/.cache/opro``; one file,
 ``responses.sqlite3``, in WAL mode. Keys are sha256 hashes of the canonical JSON of the model,
 the call parameters that decide the answer and the messages. Only successful responses are
-stored; errors never are.
+stored; errors never are. A ``local/`` model is keyed by its file's content fingerprint
+(``models.local.model_fingerprint``) as well as its name, so replacing a GGUF file at the same
+path never returns the old file's answers.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from opro_cli.errors import InputError
 from opro_cli.models.base import CallParams, Completion, Message
+from opro_cli.models.providers import provider_of
 from opro_cli.secrets import redact_stored
 
 FILE_NAME = "responses.sqlite3"
@@ -50,6 +53,7 @@ def is_cacheable(params: CallParams) -> bool:
 def cache_key(messages: Sequence[Message], params: CallParams) -> str:
     decisive = {
         "model": params.model,
+        **_weights(params.model),
         "temperature": params.temperature,
         "max_tokens": params.max_tokens,
         "seed": params.seed,
@@ -60,6 +64,16 @@ def cache_key(messages: Sequence[Message], params: CallParams) -> str:
     }
     canonical = json.dumps(decisive, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _weights(model: str) -> dict[str, str | None]:
+    """For an in-process model, what identifies its weights (the name alone does not: a path
+    names whatever file is there now); nothing for a hosted model, whose name is the identity."""
+    if provider_of(model) != "local":
+        return {}
+    from opro_cli.models.local import model_fingerprint
+
+    return {"weights": model_fingerprint(model.split("/", 1)[1])}
 
 
 class ResponseCache:

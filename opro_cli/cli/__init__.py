@@ -11,14 +11,14 @@ import sys
 import typer
 
 from opro_cli import __version__
-from opro_cli.cli import cache, doctor, export, promote, report, run, validate
+from opro_cli.cli import cache, doctor, export, init, promote, report, run, schema, validate
 from opro_cli.interrupts import exit_on_ctrl_c
 
 app = typer.Typer(
     name="opro",
     help="Optimize LLM prompts with OPRO: propose, score and keep better instructions.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
@@ -40,6 +40,7 @@ def _root(
     ctx.obj = {"debug": debug}
 
 
+app.command("init")(init.init_command)
 app.command("run")(run.run_command)
 app.command("resume")(run.resume_command)
 app.command("validate")(validate.validate_command)
@@ -47,6 +48,7 @@ app.command("export")(export.export_command)
 app.command("doctor")(doctor.doctor_command)
 app.command("report")(report.report_command)
 app.command("promote")(promote.promote_command)
+app.command("schema")(schema.schema_command)
 app.add_typer(cache.app, name="cache")
 
 

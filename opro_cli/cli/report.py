@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
+from opro_cli.cli.choices import ReportFormat
 from opro_cli.cli.errors import report_errors, stderr_console
 from opro_cli.errors import RunDirError, UsageError
 
 if TYPE_CHECKING:
     from opro_cli.report.compare import Report
-
-FORMATS = ("table", "md", "json", "html")
 
 
 @report_errors
@@ -29,7 +28,10 @@ def report_command(
         show_default=False,
     ),
     runs_dir: Path = typer.Option(
-        Path("runs"), "--runs-dir", help="The folder that holds the run directories."
+        Path("runs"),
+        "--runs-dir",
+        envvar="OPRO_RUNS_DIR",
+        help="The folder that holds the run directories.",
     ),
     name: str | None = typer.Option(
         None, "--name", help="Only runs whose name matches (a glob, e.g. 'tickets*')."
@@ -47,7 +49,9 @@ def report_command(
         "interrupted (repeat or comma-separate).",
     ),
     last: int | None = typer.Option(None, "--last", help="Only the N newest runs (after filters)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, md, json or html."),
+    format_choice: ReportFormat = typer.Option(
+        ReportFormat.table, "--format", "-f", help="What to write."
+    ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write the report to this file instead of stdout."
     ),
@@ -59,10 +63,7 @@ def report_command(
     from opro_cli.report.collect import collect_report
     from opro_cli.report.reader import RunFilter
 
-    if fmt not in FORMATS:
-        raise UsageError(
-            f"--format: unknown format '{fmt}'", hint=f"use one of {', '.join(FORMATS)}"
-        )
+    fmt = format_choice.value
     if last is not None and last < 1:
         raise UsageError("--last: must be 1 or more")
     if top < 0:

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from opro_cli.cli.errors import print_warnings, report_errors
+from opro_cli.cli.spec_options import ENV_FILE_OPTION, SET_OPTION, load_env_files
 from opro_cli.errors import RunDirError, UsageError
 from opro_cli.gates import Gates
 from opro_cli.secrets import redact
@@ -32,7 +33,10 @@ def run_command(
         None, "--resume", help="Continue an interrupted or crashed run from its directory."
     ),
     runs_dir: Path = typer.Option(
-        Path("runs"), "--runs-dir", help="Where run directories are created."
+        Path("runs"),
+        "--runs-dir",
+        envvar="OPRO_RUNS_DIR",
+        help="Where run directories are created.",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final summary."),
     json_out: bool = typer.Option(
@@ -59,18 +63,34 @@ def run_command(
         help="Exit 1 unless the winner beats the best seed on test significantly (at "
         "selection.ci_level).",
     ),
+    sets: list[str] | None = SET_OPTION,
+    env_files: list[Path] | None = ENV_FILE_OPTION,
+    mlflow: bool = typer.Option(
+        False,
+        "--mlflow",
+        help="Log the run to MLflow: the spec's tracking.mlflow, else an experiment named "
+        "after the spec (needs opro-cli with its mlflow extra).",
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
     """Run the OPRO loop described by SPEC and write a run directory under --runs-dir."""
+    from opro_cli.api import with_mlflow
     from opro_cli.app import prepare, prepare_resume
 
     if (spec is None) == (resume is None):
         raise UsageError("give either a run spec or --resume RUN_DIR (not both)")
+    load_env_files(env_files)
     if resume is not None:
+        if sets:
+            raise UsageError(
+                "--set does not go with --resume: a run continues with the spec it started with"
+            )
         prepared, prior = prepare_resume(resume)
     else:
         assert spec is not None
-        prepared, prior = prepare(spec), None
+        prepared, prior = prepare(spec, overrides=sets or ()), None
+    if mlflow:
+        prepared = with_mlflow(prepared)
     gates = Gates(fail_under, min_improvement, require_significant)
     options = RunOptions(quiet, json_out, dry_run, no_cache, gates)
     run_prepared(prepared, options, runs_dir=runs_dir, resume_dir=resume, prior=prior)
@@ -87,11 +107,13 @@ def resume_command(
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Neither read nor write the response cache."
     ),
+    env_files: list[Path] | None = ENV_FILE_OPTION,
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
     """Continue an interrupted or crashed run; calls already made are not made again."""
     from opro_cli.app import prepare_resume
 
+    load_env_files(env_files)
     prepared, prior = prepare_resume(run_dir)
     options = RunOptions(quiet, json_out, False, no_cache)
     run_prepared(prepared, options, runs_dir=run_dir.parent, resume_dir=run_dir, prior=prior)
@@ -114,7 +136,8 @@ def run_prepared(
     resume_dir: Path | None,
     prior: Prior | None,
 ) -> None:
-    from opro_cli.app import apply_gates, build_client, execute
+    from opro_cli.api import run
+    from opro_cli.app import apply_gates
     from opro_cli.models.providers import is_in_process
     from opro_cli.pricing import describe_cost
     from opro_cli.provider_keys import check_provider_keys
@@ -181,17 +204,19 @@ def run_prepared(
     else:
         plain = PlainView(board, progress, time.monotonic)
         view, listeners = plain, [plain]
-    client = build_client(s.concurrency, no_cache=options.no_cache)
     with view:
-        finished = execute(
+        finished = run(
             prepared,
             runs_dir=runs_dir,
             resume_dir=resume_dir,
             prior=prior,
-            client=client,
             listeners=listeners,
+            no_cache=options.no_cache,
             planned=cost,
         )
+    print_warnings(finished.warnings)
+    if finished.mlflow_run_id is not None and not options.quiet:
+        progress.print(f"logged to MLflow: run {finished.mlflow_run_id}", markup=False)
     summary = finished.summary
     if options.json_out:
         typer.echo(redact(json.dumps(summary.to_json(), indent=2)))

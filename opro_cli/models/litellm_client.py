@@ -34,6 +34,7 @@ from opro_cli.errors import (
     QuotaExceededError,
     RateLimitError,
     ServerError,
+    SpecError,
     TransientModelError,
 )
 from opro_cli.models.base import CallParams, Completion, Message, Prices
@@ -122,6 +123,38 @@ def _fill_response(litellm: Any, kwargs: dict[str, Any], model: str, response: A
     return model_response
 
 
+def check_callbacks(names: Sequence[str]) -> None:
+    """Raise ``SpecError`` for a callback name LiteLLM does not know (it would skip it without a
+    word, and the run would go untraced). Imports litellm, so call it only with names."""
+    if not names:
+        return
+    import typing
+
+    litellm = import_litellm()
+    known = typing.get_args(getattr(litellm, "_custom_logger_compatible_callbacks_literal", None))
+    if not known:  # a litellm without the list: let it decide
+        return
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise SpecError(
+            f"callbacks: LiteLLM {litellm_version()} has no callback named "
+            f"{', '.join(repr(n) for n in unknown)}",
+            hint=f"use LiteLLM's names, e.g. {', '.join(n for n in PREFERRED if n in known)}",
+        )
+
+
+PREFERRED = ("langfuse", "langfuse_otel", "otel", "langsmith", "mlflow", "arize_phoenix", "opik")
+
+
+def litellm_version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("litellm")
+    except importlib.metadata.PackageNotFoundError:
+        return "(unknown version)"
+
+
 class LiteLLMClient:
     def __init__(
         self,
@@ -131,8 +164,10 @@ class LiteLLMClient:
         clock: Callable[[], float] = time.monotonic,
         backoff_base_s: float = 1.0,
         rng: random.Random | None = None,
+        callbacks: tuple[str, ...] = (),
     ) -> None:
         self._concurrency = concurrency
+        self._callbacks = callbacks
         self._semaphores: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         self._sleep = sleep
         self._clock = clock
@@ -149,6 +184,10 @@ class LiteLLMClient:
             self._semaphores = {loop: asyncio.Semaphore(self._concurrency)}
         semaphore = self._semaphores[loop]
         kwargs = _call_kwargs(messages, params)
+        if self._callbacks:
+            kwargs["callbacks"] = list(
+                self._callbacks
+            )  # per call: litellm's globals stay as they are
         attempt = 0
         while True:
             async with semaphore:

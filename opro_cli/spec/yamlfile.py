@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import re
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from opro_cli.errors import SpecError
+
+START_HINT = "`opro init` writes a commented example spec; `opro schema` lists every key"
 
 
 def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
@@ -46,7 +49,7 @@ def parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
             f"{source}: nested too deeply to read", hint="flatten the nested lists or mappings"
         ) from None
     if raw is None:
-        raise SpecError(f"{source}: the spec is empty", hint="see configs/ for complete examples")
+        raise SpecError(f"{source}: the spec is empty", hint=START_HINT)
     try:
         size = expanded_size(root)
     except RecursionError:
@@ -67,7 +70,7 @@ def parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     if not isinstance(raw, dict):
         raise SpecError(
             f"{source}: the spec must be a mapping of keys (name, task, dataset, ...)",
-            hint="see configs/ for complete examples",
+            hint=START_HINT,
         )
     return raw, root
 
@@ -128,14 +131,22 @@ def _duplicate_key(root: yaml.Node | None) -> tuple[str, int, int] | None:
 
 
 def validation_error(
-    path: Path, root: yaml.Node | None, exc: ValidationError, model: type[BaseModel]
+    path: Path,
+    root: yaml.Node | None,
+    exc: ValidationError,
+    model: type[BaseModel],
+    overridden: Sequence[tuple[str, ...]] = (),
 ) -> SpecError:
-    """One ``SpecError`` with a line per problem: ``file:line: field: what -> fix``."""
+    """One ``SpecError`` with a line per problem: ``file:line: field: what -> fix``, or
+    ``--set field: what -> fix`` for a value that came from ``--set`` (``overridden``)."""
     lines = []
     for err in exc.errors()[:6]:
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
         field = ".".join(str(p) for p in loc) or "(top level)"
-        line = _line_of(root, loc)
+        if any(tuple(map(str, loc[: len(o)])) == o for o in overridden):
+            lines.append(f"--set {field}: {_explain(err, loc, model)}")
+            continue
+        line = line_of(root, loc)
         where = f"{path}:{line}" if line else str(path)
         lines.append(f"{where}: {field}: {_explain(err, loc, model)}")
     more = len(exc.errors()) - 6
@@ -189,9 +200,9 @@ def _explain(err: Any, loc: tuple[Any, ...], model: type[BaseModel]) -> str:
         guess = _close_match(loc[-1], _keys_at(model, loc[:-1]))
         if guess:
             return f"unknown key -> did you mean '{guess}'?"
-        return "unknown key -> remove it or check its spelling (see the spec reference in README)"
+        return "unknown key -> remove it or check its spelling (`opro schema` lists every key)"
     if kind == "missing":
-        return "required key is missing -> add it (see configs/ for examples)"
+        return f"required key is missing -> add it ({START_HINT})"
     if kind == "literal_error":
         allowed = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
         guess = _close_match(err.get("input"), allowed)
@@ -207,7 +218,7 @@ def _explain(err: Any, loc: tuple[Any, ...], model: type[BaseModel]) -> str:
     return msg[0].lower() + msg[1:] if msg else kind
 
 
-def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+def line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     node = root
     line = None
     for part in loc:
@@ -232,8 +243,3 @@ def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
         else:
             break
     return line
-
-
-def line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """The spec's line of a field (for checks made after validation, e.g. reading a file)."""
-    return _line_of(root, loc)
