@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from opro_cli.app import Prepared, build_client, execute, prepare, prepare_resume, prepare_spec
+from opro_cli.core.calls import Prior
 from opro_cli.core.events import Listener
-from opro_cli.core.optimizer import Prior
 from opro_cli.errors import OproError, RunInterrupted, UsageError
 from opro_cli.models.base import ModelClient
 from opro_cli.pricing import PlannedCost

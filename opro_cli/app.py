@@ -10,10 +10,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from opro_cli import rundir
+from opro_cli.core.calls import Prior
 from opro_cli.core.config import Budget, LoopConfig, Proposals, Racing, Selection
 from opro_cli.core.events import Listener
 from opro_cli.core.judge import JudgeConfig
-from opro_cli.core.optimizer import Optimizer, Prior
+from opro_cli.core.optimizer import Optimizer
 from opro_cli.core.outcome import outcome_summary
 from opro_cli.core.plan import SplitSizes, planned_calls
 from opro_cli.core.significance import detectable_gain

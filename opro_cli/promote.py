@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from opro_cli import rundir
-from opro_cli.core.optimizer import derive_seed
+from opro_cli.core.calls import derive_seed
 from opro_cli.core.significance import compare_paired
 from opro_cli.errors import GateError, RunDirError
 from opro_cli.gates import Gates, gate_failure, significance_failure

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from opro_cli.app import execute, loop_config, prepare
-from opro_cli.core.optimizer import derive_seed
+from opro_cli.core.calls import derive_seed
 from opro_cli.models.base import CallParams, Completion, Message
 
 

@@ -21,8 +21,8 @@ from opro_cli.secrets import redact
 
 if TYPE_CHECKING:
     from opro_cli.app import Prepared
+    from opro_cli.core.calls import Prior
     from opro_cli.core.events import Listener
-    from opro_cli.core.optimizer import Prior
 
 
 @report_errors

@@ -12,14 +12,13 @@ train split and dropped once it is confidently worse than the best (``core.racin
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Protocol, TypeVar
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
+from opro_cli.core.budget import improved, over_budget
+from opro_cli.core.calls import Prior, Scorer, derive_seed, gather_all
 from opro_cli.core.candidates import (
     MAX_FAILED_SHARE,
     CandidateState,
@@ -42,53 +41,20 @@ from opro_cli.core.events import (
     Usage,
 )
 from opro_cli.core.failures import FailureStreak
-from opro_cli.core.judge import JudgeConfig, UnreadableVerdict, judge_messages, parse_verdict
-from opro_cli.core.metaprompt import INS, Mistake, Scored, build_meta_prompt
+from opro_cli.core.grading import grade
+from opro_cli.core.metaprompt import INS, Scored, build_meta_prompt
+from opro_cli.core.notes import run_notes
 from opro_cli.core.outcome import Outcome, RunEnd
-from opro_cli.core.parse import Shown, candidate_id, normalize, parse_instruction
+from opro_cli.core.parse import Shown, candidate_id, normalize
 from opro_cli.core.placement import scorer_messages
-from opro_cli.core.plan import SplitSizes, planned_calls, step_calls
+from opro_cli.core.plan import SplitSizes, step_calls
+from opro_cli.core.proposals import ShownMistake, admit, pick_mistakes
 from opro_cli.core.racing import RacePlan, race_order
-from opro_cli.core.significance import Comparison, compare_paired
+from opro_cli.core.significance import compare_paired
 from opro_cli.data import Example, Splits
 from opro_cli.errors import ModelError, SystemicModelError
 from opro_cli.models.base import ModelClient
-from opro_cli.rundir import MetaPromptRecord, Sample, SampleStatus, SplitName, StepRecord
-
-T = TypeVar("T")
-
-
-class Scorer(Protocol):
-    """What the loop needs of a metric: a checked score in [0, 1], safe to await."""
-
-    async def ascore(self, prediction: str, example: Example) -> float: ...
-
-
-@dataclass(frozen=True)
-class Prior:
-    """What an interrupted run already did, so a resumed run does not call again. Only answered
-    calls belong here: a failed one is made again."""
-
-    evaluations: Mapping[tuple[str, str, str], Evaluation] = field(default_factory=dict)
-    samples: Mapping[tuple[int, int], Sample] = field(default_factory=dict)
-
-
-def derive_seed(*parts: object) -> int:
-    """A stable 31-bit seed from any parts (Python's ``hash`` is salted per process)."""
-    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
-
-
-async def gather_all(awaitables: Iterable[Awaitable[T]]) -> list[T]:
-    """Like ``asyncio.gather`` but cancels the others as soon as one fails."""
-    tasks = [asyncio.ensure_future(a) for a in awaitables]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+from opro_cli.rundir import MetaPromptRecord, Sample, SplitName, StepRecord
 
 
 class Optimizer:
@@ -134,7 +100,9 @@ class Optimizer:
         steps_done = 0
         stale = 0
         for step in range(1, self.config.budget.steps + 1):
-            budget_reason = self._budget_reason(step)
+            budget_reason = over_budget(
+                self.config, self.sizes, self.usage, self.clock() - self._started, step
+            )
             if budget_reason:
                 status, reason = "budget_exhausted", budget_reason
                 self._emit(BudgetStop(budget_reason))
@@ -143,7 +111,7 @@ class Optimizer:
             proposed, fresh = await self._step(step)
             self._emit_step(step, fresh, proposed)
             steps_done = step
-            stale = 0 if self._improved(before, self.best()) else stale + 1
+            stale = 0 if improved(before, self.best(), self.sizes.train) else stale + 1
             patience = self.config.budget.patience
             if patience is not None and stale >= patience and step < self.config.budget.steps:
                 reason = (
@@ -152,20 +120,6 @@ class Optimizer:
                 self._emit(BudgetStop(reason))
                 break
         return await self._select(status, reason, steps_done, seeds)
-
-    def _improved(self, before: CandidateState | None, after: CandidateState | None) -> bool:
-        """Whether the best moved up by more than noise: one standard error of the previous
-        best's train score, and at least one more example right."""
-        if after is None:
-            return False
-        if before is None:
-            return True
-        old, new = before.score("train"), after.score("train")
-        if old is None or new is None:
-            return new is not None
-        n = max(self.sizes.train, 1)
-        noise = max(math.sqrt(old * (1 - old) / n), 1 / n)
-        return new - old > noise - 1e-12
 
     async def _step(self, step: int) -> tuple[int, int]:
         """Ask for proposals and score each as soon as it is in; returns (asked, new)."""
@@ -179,7 +133,7 @@ class Optimizer:
         samples: list[Sample] = []
         try:
             for task in sampling:  # in order: what is accepted never depends on timing
-                sample = self._judge(await task, shown)
+                sample = admit(await task, self.config.proposals, shown, self._seen)
                 samples.append(sample)
                 if sample.status == "accepted" and sample.instruction is not None:
                     candidate = Candidate(
@@ -207,7 +161,7 @@ class Optimizer:
             raise
         return k, len(scoring)
 
-    def _meta_prompt(self, step: int) -> tuple[str, list[Example], list[_Mistake]]:
+    def _meta_prompt(self, step: int) -> tuple[str, list[Example], list[ShownMistake]]:
         proposals = self.config.proposals
         rng = random.Random(derive_seed(self.config.seed, "exemplars", step))
         train = self.splits.train
@@ -217,7 +171,12 @@ class Optimizer:
             for s in self.states.values()
             if (score := s.score("train")) is not None
         ]
-        mistakes = self._mistakes(step)
+        mistakes = pick_mistakes(
+            self.best(),
+            self.splits.train,
+            self.config.proposals.show_errors,
+            random.Random(derive_seed(self.config.seed, "mistakes", step)),
+        )
         meta = build_meta_prompt(
             task=self.config.task,
             history=history,
@@ -231,35 +190,6 @@ class Optimizer:
         )
         return meta, exemplars, mistakes
 
-    def _mistakes(self, step: int) -> list[_Mistake]:
-        """Up to ``show_errors`` train examples the best so far gets wrong (answered, below 1)."""
-        wanted = self.config.proposals.show_errors
-        best = self.best()
-        if wanted <= 0 or best is None:
-            return []
-        result = best.result("train")
-        wrong = [
-            e
-            for ex in self.splits.train
-            if (e := result.evaluations.get(ex.id)) is not None
-            and e.score is not None
-            and e.score < 1.0
-        ]
-        rng = random.Random(derive_seed(self.config.seed, "mistakes", step))
-        chosen = rng.sample(wrong, min(wanted, len(wrong)))
-        return [
-            _Mistake(
-                e.example_id,
-                Mistake(
-                    self._examples[e.example_id].input,
-                    self._examples[e.example_id].target,
-                    e.output if e.output is not None else "",
-                    e.judge_reason,
-                ),
-            )
-            for e in chosen
-        ]
-
     def _race(self, step: int) -> tuple[tuple[Example, ...], CandidateState | None]:
         """The train examples in the order this step scores them, and the reference a racing
         candidate is compared with (the best at the start of the step; None: no racing)."""
@@ -267,24 +197,6 @@ class Optimizer:
             return self.splits.train, None
         rng = random.Random(derive_seed(self.config.seed, "race", step))
         return race_order(self.splits.train, rng), self.best()
-
-    def _judge(self, sample: Sample, shown: Shown) -> Sample:
-        """Read an optimizer answer and decide whether its instruction is a new candidate."""
-        if sample.output is None:
-            return replace(sample, status="failed")
-        parsed = parse_instruction(sample.output, mode=self.config.proposals.parse, shown=shown)
-        text = parsed.instruction
-        status: SampleStatus
-        if text is None:
-            status = parsed.status if parsed.status != "tagged" else "empty"
-        elif len(text) > self.config.proposals.max_instruction_chars:
-            status = "too_long"
-        elif normalize(text) in self._seen:
-            status = "duplicate"
-        else:
-            self._seen.add(normalize(text))
-            status = "accepted"
-        return replace(sample, instruction=text, status=status, tagged=parsed.tagged)
 
     async def _sample(self, meta: str, step: int, index: int) -> Sample:
         """One optimizer answer; its ``output`` is None when the call failed. With prefill the
@@ -416,38 +328,12 @@ class Optimizer:
                 score = await self.metric.ascore(completion.text, example)
                 evaluation = replace(evaluation, score=score)
             else:
-                evaluation = await self._judge_answer(evaluation, example, self.config.judge)
+                evaluation = await grade(
+                    self.client, self.config.judge, evaluation, example, self._failures
+                )
         self._account(evaluation)
         self._emit(EvaluationDone(evaluation, self.usage))
         return evaluation
-
-    async def _judge_answer(
-        self, evaluation: Evaluation, example: Example, judge: JudgeConfig
-    ) -> Evaluation:
-        """Have the judge grade the answer: its score and reason, or an error (a failed call or
-        an unreadable verdict is missing data, never a 0)."""
-        messages = judge_messages(judge, example.input, example.target, evaluation.output or "")
-        try:
-            judged = await self.client.complete(messages, judge.params)
-        except SystemicModelError:
-            raise
-        except ModelError as exc:
-            self._failures.failed(exc)
-            return replace(evaluation, judged=True, error=f"judge: {type(exc).__name__}: {exc}")
-        self._failures.succeeded()
-        evaluation = replace(
-            evaluation,
-            judged=True,
-            judge_prompt_tokens=judged.prompt_tokens,
-            judge_completion_tokens=judged.completion_tokens,
-            judge_cost_usd=judged.cost_usd,
-            judge_cached=judged.cached,
-        )
-        try:
-            verdict = parse_verdict(judged.text, judge.scale)
-        except UnreadableVerdict as exc:
-            return replace(evaluation, error=f"judge: {exc}")
-        return replace(evaluation, score=verdict.score, judge_reason=verdict.reason)
 
     # -- selection ----------------------------------------------------------------------------
 
@@ -495,7 +381,14 @@ class Optimizer:
                 rng=random.Random(derive_seed(self.config.seed, "bootstrap")),
                 samples=selection.bootstrap_samples,
             )
-        notes = self._notes(winner, best_seed, comparison, eligible_winner=bool(can_win))
+        notes = run_notes(
+            self.usage,
+            self.config.scorer.max_tokens,
+            winner,
+            best_seed,
+            comparison,
+            eligible_winner=bool(can_win),
+        )
         return Outcome(
             status=status,
             reason=reason,
@@ -524,73 +417,7 @@ class Optimizer:
             -order,
         )
 
-    def _notes(
-        self,
-        winner: CandidateState,
-        best_seed: CandidateState,
-        comparison: Comparison | None,
-        *,
-        eligible_winner: bool,
-    ) -> tuple[str, ...]:
-        """What a reader must know to trust the numbers, one sentence each."""
-        notes: list[str] = []
-        u = self.usage
-        if u.failed_calls:
-            notes.append(
-                f"{u.failed_calls} calls failed after their retries; they are missing data, not "
-                "wrong answers (`opro resume RUN_DIR` makes them again)"
-            )
-        if not eligible_winner:
-            notes.append(
-                "no finalist answered 95% of its examples: the winner was picked among "
-                "incomplete candidates"
-            )
-        for label, state in (("winner", winner), ("seed", best_seed)):
-            for split in ("train", "val", "test"):
-                share = state.truncation_share(split)
-                if share > 0.05:
-                    notes.append(
-                        f"{share:.0%} of the {label}'s {split} answers were cut at max_tokens "
-                        f"({self.config.scorer.max_tokens}): raise scorer.max_tokens"
-                    )
-                    break
-        if comparison is not None:
-            if comparison.missing:
-                notes.append(
-                    f"the test comparison is missing {comparison.missing} examples (failed "
-                    "calls): gates fail until `opro resume` answers them"
-                )
-            if not comparison.significant:
-                notes.append(CEILING)
-        return tuple(notes)
-
     # -- budgets and bookkeeping --------------------------------------------------------------
-
-    def _budget_reason(self, step: int) -> str | None:
-        """Why the next step would break a budget, or None when it fits."""
-        budget = self.config.budget
-        plan = planned_calls(self.config, self.sizes)
-        next_calls = step_calls(self.config, self.sizes) + plan["validation"] + plan["test"]
-        if self.config.judge is not None:  # a judge call for every answer but the optimizer's
-            next_calls += next_calls - self.config.proposals.candidates_per_step
-        used = self.usage
-        per_call_tokens = used.tokens / used.calls if used.calls else 0.0
-        if budget.max_calls is not None and used.calls + next_calls > budget.max_calls:
-            return f"max_calls {budget.max_calls}: step {step} would need about {next_calls} more"
-        if budget.max_tokens is not None and (
-            used.tokens + per_call_tokens * next_calls > budget.max_tokens
-        ):
-            return f"max_tokens {budget.max_tokens}: {used.tokens} used, step {step} would exceed"
-        if budget.max_cost_usd is not None and used.calls:
-            per_call_cost = used.known_cost_usd / used.calls
-            if used.known_cost_usd + per_call_cost * next_calls > budget.max_cost_usd:
-                return f"max_cost_usd {budget.max_cost_usd:g}: step {step} would exceed"
-        if budget.max_minutes is not None:
-            elapsed = self.clock() - self._started
-            per_step = elapsed / step
-            if elapsed + per_step > budget.max_minutes * 60:
-                return f"max_minutes {budget.max_minutes:g}: {elapsed / 60:.1f} min used"
-        return None
 
     def _account(self, call: Evaluation | Sample) -> None:
         self.usage = add_call(self.usage, call)
@@ -640,16 +467,3 @@ class Optimizer:
     def _emit(self, event: Event) -> None:
         for listener in self.listeners:
             listener(event)
-
-
-CEILING = (
-    "no instruction beat the seed significantly: the wording of the instruction is probably not "
-    "the bottleneck; look at the task definition (is the label set clear?), the model (is it "
-    "able to do the task?) and the data (are the labels right?)"
-)
-
-
-@dataclass(frozen=True)
-class _Mistake:
-    example_id: str
-    shown: Mistake
