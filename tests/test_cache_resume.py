@@ -278,12 +278,21 @@ def test_sigkill_then_resume_gives_the_same_summary(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("presses", [1, 2])
+@pytest.mark.parametrize(
+    ("stop", "presses", "code"),
+    [
+        (signal.SIGINT, 1, 130),
+        (signal.SIGINT, 2, 130),
+        (signal.SIGTERM, 1, 143),
+        (signal.SIGHUP, 1, 129),
+    ],
+)
 def test_ctrl_c_marks_the_run_interrupted_and_prints_the_resume_command(
-    test_models, tmp_path: Path, presses: int
+    test_models, tmp_path: Path, stop: int, presses: int, code: int
 ) -> None:
-    """One Ctrl-C finishes the lines in flight; a second one right after exits at once. Either
-    way the run is marked interrupted, every line written is whole, and it resumes."""
+    """One Ctrl-C finishes the lines in flight; a second one right after exits at once.
+    SIGTERM and SIGHUP stop a run like Ctrl-C (exit 143 and 129). Either way the run is marked
+    interrupted, every line written is whole, and it resumes."""
     rows = fakes.parity_rows(40)
     (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     from conftest import parity_spec
@@ -307,12 +316,12 @@ def test_ctrl_c_marks_the_run_interrupted_and_prints_the_resume_command(
                 break
             threading.Event().wait(0.02)
         for _ in range(presses):
-            process.send_signal(signal.SIGINT)
+            process.send_signal(stop)
             threading.Event().wait(0.005)
         out, err = process.communicate(timeout=60)
     finally:
         process.kill()
-    assert process.returncode == 130, err
+    assert process.returncode == code, err
     (run,) = runs.iterdir()
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "interrupted"

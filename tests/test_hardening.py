@@ -175,3 +175,30 @@ def test_a_yaml_alias_bomb_is_refused_before_anything_is_written(
         assert result.exit_code == 2, result.output
         assert "expands to more than 20,000 values (YAML aliases" in result.output
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_two_resumes_at_once_one_proceeds_and_the_other_is_refused(
+    parity_project, test_models, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    result = invoke("run", str(parity_project(scorer={"model": "openai/slow-parity"})), "--quiet")
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "runs").iterdir()
+    interrupted_copy(run)
+    command = [sys.executable, "-m", "opro_cli", "resume", str(run), "--quiet", "--no-cache"]
+    both = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outcomes = sorted((p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in both)
+    assert [code for code, _ in outcomes] == [0, 2], outcomes
+    assert "the run is in progress" in outcomes[1][1]
+    assert json.loads((run / rundir.MANIFEST).read_text())["status"] == "completed"
+    keys = [
+        (e["candidate_id"], e["split"], e["example_id"])
+        for e in map(json.loads, (run / rundir.EVALUATIONS).read_text().splitlines())
+    ]
+    assert len(keys) == len(set(keys))  # no call was made twice
