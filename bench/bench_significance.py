@@ -34,9 +34,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from opro_cli.core.significance import (  # noqa: E402
-    _t_quantile,
     compare_paired,
     mcnemar_midp,
+    t_quantile,
     tango_interval,
 )
 
@@ -329,7 +329,7 @@ def graded_intervals(
         adj = NORMAL.cdf(z0 + (z0 + zq) / (1 - acc * (z0 + zq)))
         qs.append(float(np.quantile(means, adj)))
     out["bca"] = (qs[0], qs[1])
-    t = _t_quantile(1 - alpha / 2, n - 1)
+    t = t_quantile(1 - alpha / 2, n - 1)
     out["student-t"] = (m - t * se, m + t * se)
     # equal-tailed bootstrap-t from the same resamples
     x = d[idx]
