@@ -6,10 +6,11 @@ so the store writes them as they are.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from opro_cli.core.candidates import CandidateState
 from opro_cli.rundir import (
     Candidate,
     Evaluation,
@@ -87,6 +88,50 @@ class BudgetStop(Event):
 
 
 Listener = Callable[[Event], None]
+
+
+def candidate_scored(state: CandidateState, split: SplitName, n_train: int) -> CandidateScored:
+    result = state.result(split)
+    return CandidateScored(
+        state.candidate,
+        split,
+        result.mean,
+        result.scored,
+        result.failed,
+        result.truncated,
+        result.stopped.reason if result.stopped is not None else None,
+        state.eligible(n_train),
+    )
+
+
+def step_done(
+    step: int,
+    leader: CandidateState | None,
+    news: Sequence[CandidateState],
+    proposed: int,
+    new: int,
+    usage: Usage,
+    elapsed_s: float,
+) -> StepDone:
+    """The step's line of steps.jsonl: ``leader`` is the best so far, ``news`` the step's new
+    candidates (their mean train score)."""
+    scores = [score for s in news if (score := s.score("train")) is not None]
+    record = StepRecord(
+        step=step,
+        best_score=leader.score("train") if leader is not None else None,
+        best_id=leader.candidate.id if leader is not None else None,
+        mean_score=sum(scores) / len(scores) if scores else None,
+        proposed=proposed,
+        new_candidates=new,
+        calls=usage.calls,
+        failed_calls=usage.failed_calls,
+        retries=usage.retries,
+        tokens=usage.tokens,
+        cost_usd=usage.cost_usd,
+        elapsed_s=elapsed_s,
+    )
+    return StepDone(record, usage)
+
 
 __all__ = [
     "BudgetStop",

@@ -34,5 +34,5 @@ class FailureStreak:
                 "parameters in the spec (max_tokens, extra)"
             )
         raise ProviderUnavailableError(
-            f"{self.count} calls in a row failed; the last: {error.message}", hint=hint
+            f"{self.limit} calls in a row failed; the last: {error.message}", hint=hint
         )

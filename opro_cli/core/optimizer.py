@@ -20,7 +20,6 @@ from dataclasses import replace
 from opro_cli.core.budget import improved, over_budget
 from opro_cli.core.calls import Prior, Scorer, derive_seed, gather_all
 from opro_cli.core.candidates import (
-    MAX_FAILED_SHARE,
     CandidateState,
     SplitResult,
     add_call,
@@ -29,7 +28,6 @@ from opro_cli.core.config import LoopConfig
 from opro_cli.core.events import (
     BudgetStop,
     Candidate,
-    CandidateScored,
     Evaluation,
     EvaluationDone,
     Event,
@@ -37,8 +35,9 @@ from opro_cli.core.events import (
     MetaPromptBuilt,
     OptimizerCallDone,
     PhaseStarted,
-    StepDone,
     Usage,
+    candidate_scored,
+    step_done,
 )
 from opro_cli.core.failures import FailureStreak
 from opro_cli.core.grading import grade
@@ -50,11 +49,12 @@ from opro_cli.core.placement import scorer_messages
 from opro_cli.core.plan import SplitSizes, step_calls
 from opro_cli.core.proposals import ShownMistake, admit, pick_mistakes
 from opro_cli.core.racing import RacePlan, race_order
+from opro_cli.core.selection import best, can_be_winner, ranked, selection_key
 from opro_cli.core.significance import compare_paired
 from opro_cli.data import Example, Splits
 from opro_cli.errors import ModelError, SystemicModelError
 from opro_cli.models.base import ModelClient
-from opro_cli.rundir import MetaPromptRecord, Sample, SplitName, StepRecord
+from opro_cli.rundir import MetaPromptRecord, Sample, SplitName
 
 
 class Optimizer:
@@ -337,36 +337,27 @@ class Optimizer:
 
     # -- selection ----------------------------------------------------------------------------
 
-    def eligible(self, state: CandidateState) -> bool:
-        return state.eligible(self.sizes.train)
-
     def ranked(self) -> list[CandidateState]:
-        """Every candidate with a train score: those that can win first, then best first; ties
-        go to the earlier one."""
-        order = {cid: i for i, cid in enumerate(self.states)}
-        return sorted(
-            (s for s in self.states.values() if s.score("train") is not None),
-            key=lambda s: (not self.eligible(s), -(s.score("train") or 0.0), order[s.candidate.id]),
-        )
+        return ranked(self.states, self.sizes.train)
 
     def best(self) -> CandidateState | None:
-        """The best candidate that can win (scored on all of train, few failed calls)."""
-        ranked = self.ranked()
-        return ranked[0] if ranked and self.eligible(ranked[0]) else None
+        return best(self.states, self.sizes.train)
 
     async def _select(
         self, status: RunEnd, reason: str | None, steps_done: int, seeds: Sequence[Candidate]
     ) -> Outcome:
         ranked = self.ranked()
         seed_states = [self.states[c.id] for c in seeds]
-        top = [s for s in ranked if self.eligible(s)][: self.config.selection.top_k]
+        n_train = self.sizes.train
+        top = [s for s in ranked if s.eligible(n_train)][: self.config.selection.top_k]
         finalists = list({s.candidate.id: s for s in [*top, *seed_states]}.values())
         if self.splits.val:
             self._emit(PhaseStarted("validation", steps_done, len(finalists) * self.sizes.val))
             await gather_all(self._score_full(s.candidate, "val") for s in finalists)
-        can_win = [s for s in finalists if self._can_win(s)]
-        winner = max(can_win or finalists, key=self._selection_key)
-        best_seed = max(seed_states, key=self._selection_key)
+        can_win = [s for s in finalists if can_be_winner(s, n_train)]
+        key = selection_key(self.states)
+        winner = max(can_win or finalists, key=key)
+        best_seed = max(seed_states, key=key)
         comparison = None
         if self.splits.test:
             to_test = list({s.candidate.id: s for s in [winner, *seed_states]}.values())
@@ -402,67 +393,22 @@ class Optimizer:
             notes=notes,
         )
 
-    def _can_win(self, state: CandidateState) -> bool:
-        if not self.eligible(state):
-            return False
-        val = state.results.get("val")
-        return val is None or val.failed <= MAX_FAILED_SHARE * max(val.scored, 1)
-
-    def _selection_key(self, state: CandidateState) -> tuple[float, float, int]:
-        order = list(self.states).index(state.candidate.id)
-        val, train = state.score("val"), state.score("train")
-        return (
-            val if val is not None else -1.0,
-            train if train is not None else -1.0,
-            -order,
-        )
-
     # -- budgets and bookkeeping --------------------------------------------------------------
 
     def _account(self, call: Evaluation | Sample) -> None:
         self.usage = add_call(self.usage, call)
 
     def _emit_scored(self, state: CandidateState, split: SplitName) -> None:
-        result = state.result(split)
-        self._emit(
-            CandidateScored(
-                state.candidate,
-                split,
-                result.mean,
-                result.scored,
-                result.failed,
-                result.truncated,
-                result.stopped.reason if result.stopped is not None else None,
-                self.eligible(state),
-            )
-        )
+        self._emit(candidate_scored(state, split, self.sizes.train))
 
     def _emit_step(self, step: int, new: int, proposed: int) -> None:
-        best = self.best()
-        if best is None:  # nothing can win yet: show the best there is
-            ranked = self.ranked()
-            best = ranked[0] if ranked else None
-        step_scores = [
-            score
-            for s in self.states.values()
-            if s.candidate.step == step and (score := s.score("train")) is not None
-        ]
-        u = self.usage
-        record = StepRecord(
-            step=step,
-            best_score=best.score("train") if best is not None else None,
-            best_id=best.candidate.id if best is not None else None,
-            mean_score=sum(step_scores) / len(step_scores) if step_scores else None,
-            proposed=proposed,
-            new_candidates=new,
-            calls=u.calls,
-            failed_calls=u.failed_calls,
-            retries=u.retries,
-            tokens=u.tokens,
-            cost_usd=u.cost_usd,
-            elapsed_s=self.clock() - self._started,
-        )
-        self._emit(StepDone(record, u))
+        leader = self.best()
+        if leader is None:  # nothing can win yet: show the best there is
+            leaders = self.ranked()
+            leader = leaders[0] if leaders else None
+        news = [s for s in self.states.values() if s.candidate.step == step]
+        elapsed = self.clock() - self._started
+        self._emit(step_done(step, leader, news, proposed, new, self.usage, elapsed))
 
     def _emit(self, event: Event) -> None:
         for listener in self.listeners:
