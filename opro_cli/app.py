@@ -269,7 +269,9 @@ def execute(
     """
     optimizer = Optimizer(prepared.config, prepared.splits, client, prepared.metric, prior=prior)
     if resume_dir is not None:
-        store = RunStore.reopen(resume_dir)
+        store = RunStore.reopen(
+            resume_dir, may_continue=lambda m: not m.finished or has_failed_calls(resume_dir)
+        )
     else:
         cost = planned if planned is not None else prepared.planned_cost()
         store = RunStore.create(

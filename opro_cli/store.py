@@ -16,6 +16,7 @@ import os
 import platform
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 from importlib import metadata
@@ -143,13 +144,21 @@ class RunStore:
         return store
 
     @classmethod
-    def reopen(cls, path: Path) -> RunStore:
+    def reopen(
+        cls, path: Path, may_continue: Callable[[Manifest], bool] = lambda m: True
+    ) -> RunStore:
         """Continue a run (unfinished, or finished with failed calls to make again): evaluations
         are kept and appended to; the files derived from them (candidates, steps, meta-prompts,
         and the summary at the end) are written again as the run replays.
         ``RunDirError`` when another process is writing the run."""
         lock = RunLock.acquire(path)
         manifest = rundir.read_manifest(path)
+        if not may_continue(manifest):  # another process finished it meanwhile
+            lock.release()
+            raise RunDirError(
+                f"{path}: the run is already {manifest.status}, with every call answered",
+                hint="start a new one with opro run SPEC",
+            )
         for name in rundir.REPLAYED_FILES:
             (path / name).write_text("", encoding="utf-8")
         for name in (rundir.SUMMARY, rundir.BEST_PROMPT):  # written again when it finishes
