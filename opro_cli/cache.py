@@ -105,7 +105,13 @@ class ResponseCache:
 
     def put(self, key: str, model: str, completion: Completion) -> None:
         record = asdict(completion)
-        record.update(text=redact_stored(completion.text), latency_s=0.0, retries=0, cached=False)
+        record.update(
+            text=redact_stored(completion.text),
+            latency_s=0.0,
+            retries=0,
+            cached=False,
+            deployment=None,  # a cached answer came from no deployment
+        )
         with self._lock:
             self._conn.execute(
                 "INSERT OR REPLACE INTO responses (key, model, completion, created_at) "

@@ -41,12 +41,12 @@ from opro_cli.errors import (
     TransientModelError,
 )
 from opro_cli.models.base import CallParams, Completion
+from opro_cli.models.error_mapping import map_exception
 from opro_cli.models.litellm_client import (
     CONSECUTIVE_FAILURES_LIMIT,
     LiteLLMClient,
     estimate_cost,
     import_litellm,
-    map_exception,
 )
 
 MODEL = "openai/test-model"

@@ -149,11 +149,11 @@ MISSING = object()
 
 
 def leaf(data: dict[str, Any], path: str) -> Any:
-    """The value at ``path``; ``MISSING`` below an optional section shown as null (whose keys
-    the README names in a comment)."""
+    """The value at ``path``; ``MISSING`` below an optional section shown as null or a list
+    shown empty (whose keys the README names in a comment or its own section)."""
     value: Any = data
     for part in path.split("."):
-        if value is None:
+        if value is None or value == []:
             return MISSING
         value = value[part]
     return value

@@ -323,6 +323,7 @@ class Optimizer:
                 retries=completion.retries,
                 cached=completion.cached,
                 finish_reason=completion.finish_reason,
+                deployment=completion.deployment,
             )
             if self.config.judge is None:
                 score = await self.metric.ascore(completion.text, example)

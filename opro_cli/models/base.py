@@ -30,6 +30,21 @@ class Prices:
 
 
 @dataclass(frozen=True)
+class Deployment:
+    """One endpoint serving the model; calls to a model with several are spread by LiteLLM's
+    Router. ``api_key_env`` names the environment variable holding the key (never the key)."""
+
+    name: str  # recorded with each answer: which deployment gave it
+    api_base: str
+    api_key_env: str | None = None
+    model: str | None = None  # the LiteLLM model string at this endpoint; None: the spec's
+    rpm: int | None = None
+    tpm: int | None = None
+    max_parallel: int | None = None
+    weight: float | None = None
+
+
+@dataclass(frozen=True)
 class CallParams:
     """Everything that decides a model's answer besides the messages."""
 
@@ -43,6 +58,16 @@ class CallParams:
     max_retries: int = 4
     extra: Mapping[str, Any] = field(default_factory=dict)
     prices: Prices | None = None  # overrides LiteLLM's price list (never changes an answer)
+    # endpoints of the same model, spread by LiteLLM's Router (never changes an answer either)
+    deployments: tuple[Deployment, ...] = ()
+
+    @property
+    def parallel_limit(self) -> int | None:
+        """How many calls the deployments take at once, all together; None: no limit known."""
+        limits = [d.max_parallel for d in self.deployments]
+        if not limits or any(limit is None for limit in limits):
+            return None
+        return sum(limit for limit in limits if limit is not None)
 
 
 @dataclass(frozen=True)
@@ -55,6 +80,7 @@ class Completion:
     retries: int = 0
     cached: bool = False  # served from opro's response cache: no call was made
     finish_reason: str | None = None  # "stop", "length" (cut at max_tokens), ...; None: unknown
+    deployment: str | None = None  # which of the model's deployments answered, when it has some
 
 
 class ModelClient(Protocol):

@@ -2,8 +2,11 @@
 
 Runs calls concurrently under a semaphore, enforces timeouts itself, retries transient failures
 (429, 5xx, timeouts, dropped connections) with exponential backoff that honours ``retry-after``,
-maps litellm's exceptions to ``opro_cli.errors`` by class and status code, and reports tokens and
+maps litellm's exceptions to ``opro_cli.errors`` (``error_mapping``), and reports tokens and
 cost (``None`` when litellm does not know the price). ``estimate_cost`` prices a planned run.
+A model with several deployments is called through a LiteLLM ``Router`` built for it
+(``routing.py`` says how), which spreads the calls, keeps each deployment's limits and cools
+down one that fails; a model with one endpoint is called directly, without the Router.
 
 The embedded ``local/`` model (``local.py``, llama.cpp) is served to litellm as a custom
 provider from here, so its calls take litellm's real code path (``litellm.acompletion``) like
@@ -13,37 +16,34 @@ hosted ones.
 from __future__ import annotations
 
 import asyncio
-import email.utils
+import contextlib
 import os
 import random
-import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from opro_cli.errors import (
-    AuthenticationError,
-    BadRequestError,
-    ContextLengthError,
-    ModelConnectionError,
     ModelError,
-    ModelNotFoundError,
     ModelTimeoutError,
-    OproError,
     ProviderUnavailableError,
-    QuotaExceededError,
-    RateLimitError,
-    ServerError,
     SpecError,
     TransientModelError,
 )
-from opro_cli.models.base import CallParams, Completion, Message, Prices
+from opro_cli.models import routing
+from opro_cli.models.base import CallParams, Completion, Deployment, Message, Prices
+from opro_cli.models.error_mapping import map_exception
 from opro_cli.models.providers import is_in_process, provider_of
-from opro_cli.secrets import redact
 
 MAX_BACKOFF_S = 60.0
 # After this many calls in a row fail even after retries, no later call is expected to succeed.
 CONSECUTIVE_FAILURES_LIMIT = 25
+
+# how often a call may find every slot of the deployments taken and pick again (at most ~0.1 s
+# apart) before it counts as rate limited
+MAX_SLOT_WAITS = 3000
+SLOT_WAIT = ModelError("every deployment slot was taken")  # a marker, never raised
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -168,7 +168,10 @@ class LiteLLMClient:
     ) -> None:
         self._concurrency = concurrency
         self._callbacks = callbacks
-        self._semaphores: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._route_slots: dict[tuple[str, tuple[Deployment, ...]], asyncio.Semaphore] = {}
+        self._routers: dict[tuple[str, tuple[Deployment, ...]], Any] = {}
         self._sleep = sleep
         self._clock = clock
         self._backoff_base_s = backoff_base_s
@@ -179,22 +182,21 @@ class LiteLLMClient:
     async def complete(self, messages: Sequence[Message], params: CallParams) -> Completion:
         litellm = import_litellm()
         self._check_ready(params.model)
-        loop = asyncio.get_running_loop()
-        if loop not in self._semaphores:  # a semaphore belongs to one event loop
-            self._semaphores = {loop: asyncio.Semaphore(self._concurrency)}
-        semaphore = self._semaphores[loop]
+        semaphore, route_slots = self._slots(params)
         kwargs = _call_kwargs(messages, params)
-        if self._callbacks:
-            kwargs["callbacks"] = list(
-                self._callbacks
-            )  # per call: litellm's globals stay as they are
+        if self._callbacks:  # per call: litellm's globals stay as they are
+            kwargs["callbacks"] = list(self._callbacks)
+        acompletion = (
+            self._router(litellm, params).acompletion if params.deployments else litellm.acompletion
+        )
         attempt = 0
+        waits = 0  # for a free deployment slot (no call was made)
         while True:
-            async with semaphore:
+            async with semaphore, route_slots:
                 started = self._clock()
                 try:
                     response = await asyncio.wait_for(
-                        litellm.acompletion(**kwargs), timeout=params.timeout_s
+                        acompletion(**kwargs), timeout=params.timeout_s
                     )
                 except asyncio.TimeoutError:
                     error: ModelError = ModelTimeoutError(
@@ -202,10 +204,18 @@ class LiteLLMClient:
                         hint="raise timeout_s in the spec, or lower concurrency",
                     )
                 except Exception as exc:  # every litellm failure is mapped, never re-raised raw
-                    error = map_exception(exc, params.model)
+                    if params.deployments and routing.slots_full(exc) and waits < MAX_SLOT_WAITS:
+                        waits += 1
+                        error = SLOT_WAIT
+                    else:
+                        error = map_exception(exc, params.model)
                 else:
                     self._consecutive_failures = 0
-                    return _completion(litellm, response, params, self._clock() - started, attempt)
+                    latency_s = self._clock() - started
+                    return _completion(litellm, response, params, latency_s, attempt)
+            if error is SLOT_WAIT:
+                await self._sleep(min(0.005 * 2 ** min(waits, 5), 0.1) * self._jitter())
+                continue
             if isinstance(error, TransientModelError) and attempt < params.max_retries:
                 await self._sleep(self._delay(attempt, error.retry_after_s))
                 attempt += 1
@@ -214,11 +224,40 @@ class LiteLLMClient:
             self._note_failure(error, params.model)
             raise error
 
+    def _slots(
+        self, params: CallParams
+    ) -> tuple[asyncio.Semaphore, AbstractAsyncContextManager[Any]]:
+        """The semaphore of all calls and, for a model whose deployments all have
+        ``max_parallel``, one for its calls that lets no more wait at the Router than it has
+        slots. Semaphores belong to one event loop: new ones for a new loop."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop, self._routers, self._route_slots = loop, {}, {}
+            self._semaphore = asyncio.Semaphore(self._concurrency)
+        limit = params.parallel_limit
+        if limit is None:
+            return self._semaphore, contextlib.nullcontext()
+        key = (params.model, params.deployments)
+        if key not in self._route_slots:
+            self._route_slots[key] = asyncio.Semaphore(limit)
+        return self._semaphore, self._route_slots[key]
+
+    def _router(self, litellm: Any, params: CallParams) -> Any:
+        """The model's Router, built on its first call in this event loop."""
+        key = (params.model, params.deployments)
+        if key not in self._routers:
+            with _price_list_kept(litellm):
+                self._routers[key] = litellm.Router(**routing.router_settings(params))
+        return self._routers[key]
+
+    def _jitter(self) -> float:
+        return 0.5 + self._rng.random() / 2
+
     def _delay(self, attempt: int, retry_after_s: float | None) -> float:
         if retry_after_s is not None:
             return min(max(retry_after_s, 0.0), MAX_BACKOFF_S)
         base = min(self._backoff_base_s * 2.0**attempt, MAX_BACKOFF_S)
-        return base * (0.5 + self._rng.random() / 2)
+        return base * self._jitter()
 
     def _note_failure(self, error: ModelError, model: str) -> None:
         if not isinstance(error, TransientModelError):
@@ -238,6 +277,25 @@ class LiteLLMClient:
 
             ensure_local_ready(model.split("/", 1)[1])
         self._ready_models.add(model)
+
+
+@contextlib.contextmanager
+def _price_list_kept(litellm: Any) -> Iterator[None]:
+    """Undo what building a Router writes into litellm's price list.
+
+    The Router registers each deployment's model there, with no price: from then on litellm
+    prices a model it had no price for at $0 (``cost_per_token`` returns zeros), and an unknown
+    cost must never read as zero. The Router keeps its deployments' details itself."""
+    prices: dict[str, Any] = litellm.model_cost
+    before = {name: dict(entry) for name, entry in prices.items()}
+    try:
+        yield
+    finally:
+        prices.clear()
+        prices.update(before)
+        invalidate = getattr(litellm.utils, "_invalidate_model_cost_lowercase_map", None)
+        if callable(invalidate):
+            invalidate()
 
 
 def _call_kwargs(messages: Sequence[Message], params: CallParams) -> dict[str, Any]:
@@ -280,6 +338,7 @@ def _completion(
         latency_s=latency_s,
         retries=retries,
         finish_reason=getattr(choice, "finish_reason", None),
+        deployment=routing.answered_by(response) if params.deployments else None,
     )
 
 
@@ -323,6 +382,8 @@ def missing_environment(params: CallParams) -> tuple[str, ...]:
     localhost), and the first call says so when it has none."""
     if is_in_process(params.model):
         return ()
+    if params.deployments:  # each names its key's variable, or needs none (self-hosted)
+        return routing.missing_keys(params)
     litellm = import_litellm()
     api_version = params.extra.get("api_version")
     try:
@@ -341,132 +402,3 @@ def missing_environment(params: CallParams) -> tuple[str, ...]:
 
 
 _CREDENTIAL_PARTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
-
-
-# ---------------------------------------------------------------------------------------------
-# Exception mapping
-
-
-def map_exception(exc: BaseException, model: str) -> ModelError:
-    """Turn any exception litellm raises into one of ours, by class name and status code."""
-    original = _our_error_inside(exc)
-    if isinstance(original, ModelError):
-        return original
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    status = getattr(exc, "status_code", None)
-    status = status if isinstance(status, int) else None
-    message = redact(_first_line(str(exc)))
-    lower = message.lower()
-    where = f"{model}: {message}"
-    retry_after = _retry_after(exc)
-
-    if "ContextWindowExceededError" in names or "context length" in lower:
-        return ContextLengthError(where, hint="shorten the inputs or raise max context")
-    if "llm provider not provided" in lower or "provider not provided" in lower:
-        return ModelNotFoundError(
-            where, hint="prefix the model with its provider, e.g. openai/gpt-4o-mini"
-        )
-    key_message = "api key" in lower or "api_key" in lower
-    if (
-        "AuthenticationError" in names
-        or "PermissionDeniedError" in names
-        or status in (401, 403)
-        # litellm sometimes reports a bad key as a 400 or without a status: trust the text then,
-        # but never let the words "api key" turn a 404, 429 or 5xx into a run-stopping error
-        or (key_message and status in (None, 400, 422))
-    ):
-        return AuthenticationError(
-            where,
-            status_code=status,
-            hint="export the provider's key (e.g. OPENAI_API_KEY); `opro doctor` lists what is set",
-        )
-    if "NotFoundError" in names or status == 404:
-        return ModelNotFoundError(
-            where, status_code=status, hint="check the model name and api_base in the spec"
-        )
-    if "insufficient_quota" in lower or "exceeded your current quota" in lower:
-        return QuotaExceededError(
-            where, status_code=status, hint="add credit or raise the quota with the provider"
-        )
-    if "RateLimitError" in names or status == 429:
-        return RateLimitError(where, status_code=status, retry_after_s=retry_after)
-    if "Timeout" in names or status == 408:
-        return ModelTimeoutError(where, status_code=status)
-    if _connection_failure(exc):
-        # litellm reports refused and dropped connections as InternalServerError (status 500)
-        return ModelConnectionError(
-            where, status_code=status, hint="check api_base and that the server is up"
-        )
-    if (
-        "InternalServerError" in names
-        or "ServiceUnavailableError" in names
-        or (status is not None and status >= 500)
-    ):
-        return ServerError(where, status_code=status, retry_after_s=retry_after)
-    if "APIConnectionError" in names or ("APIError" in names and status is None):
-        return ModelConnectionError(where, status_code=status)
-    if "BadRequestError" in names or "UnprocessableEntityError" in names or status in (400, 422):
-        return BadRequestError(where, status_code=status)
-    return ModelConnectionError(where, status_code=status)
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    """``exc`` and the exceptions it was raised from or during, outermost first."""
-    chain: list[BaseException] = []
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        chain.append(current)
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return chain
-
-
-def _connection_failure(exc: BaseException) -> bool:
-    """True when the request never got an HTTP answer: refused, reset or dropped connection."""
-    for cause in _causes(exc):
-        names = {cls.__name__ for cls in type(cause).__mro__}
-        if "TimeoutException" in names or "APITimeoutError" in names:
-            return False
-        if names & {"APIConnectionError", "ConnectError", "ReadError", "RemoteProtocolError"}:
-            return True
-        if isinstance(cause, ConnectionError):
-            return True
-    return False
-
-
-def _our_error_inside(exc: BaseException) -> OproError | None:
-    for cause in _causes(exc):
-        if isinstance(cause, OproError):
-            return cause
-    return None
-
-
-_CLASS_PREFIXES = re.compile(r"^(?:(?:litellm\.\w+|\w+(?:Error|Exception|Timeout)):\s*)+")
-
-
-def _first_line(text: str) -> str:
-    # litellm stacks class names in front of the provider's message, e.g.
-    # "litellm.ContextWindowExceededError: litellm.BadRequestError: ContextWindowExceededError: ..."
-    text = _CLASS_PREFIXES.sub("", text.strip())
-    line = text.splitlines()[0] if text else "unknown error"
-    return line if len(line) <= 300 else line[:297] + "..."
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    headers: Any = None
-    response = getattr(exc, "response", None)
-    if response is not None:
-        headers = getattr(response, "headers", None)
-    if not headers:
-        headers = getattr(exc, "litellm_response_headers", None)
-    if not headers:
-        return None
-    value = headers.get("retry-after") or headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(parsed.timestamp() - time.time(), 0.0) if parsed else None

@@ -46,6 +46,7 @@ class Evaluation:
     judge_completion_tokens: int = 0
     judge_cost_usd: float | None = None
     judge_cached: bool = False
+    deployment: str | None = None  # which of the scorer's deployments answered, when it has some
 
     @property
     def failed(self) -> bool:
@@ -89,6 +90,7 @@ class Evaluation:
             judge_completion_tokens=integer(data.get("judge_completion_tokens")) or 0,
             judge_cost_usd=num(data.get("judge_cost_usd")),
             judge_cached=data.get("judge_cached") is True,
+            deployment=string(data.get("deployment")),
         )
 
     @property

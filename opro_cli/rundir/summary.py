@@ -225,6 +225,8 @@ class Manifest:
     schema_version: int = SCHEMA_VERSION
     judge: str | None = None  # the judge metric's model
     judge_prompt_version: int | None = None
+    # role ("scorer", ...) -> the names of its model's deployments, for models with several
+    deployments: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def started(self) -> datetime | None:
@@ -262,6 +264,8 @@ class Manifest:
         if self.judge is not None:
             data["models"]["judge"] = self.judge
             data["judge_prompt_version"] = self.judge_prompt_version
+        if self.deployments:
+            data["deployments"] = {role: list(names) for role, names in self.deployments.items()}
         return data
 
     @classmethod
@@ -288,4 +292,8 @@ class Manifest:
             ended_at=string(data.get("ended_at")),
             resumed_at=tuple(t for t in items(data.get("resumed_at")) if isinstance(t, str)),
             schema_version=integer(data.get("schema_version")) or SCHEMA_VERSION,
+            deployments={
+                str(role): tuple(n for n in items(names) if isinstance(n, str))
+                for role, names in mapping(data.get("deployments")).items()
+            },
         )

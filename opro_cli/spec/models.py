@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from opro_cli.core.parse import ParseMode
-from opro_cli.models.base import CallParams, Prices
+from opro_cli.models.base import CallParams, Deployment, Prices
 from opro_cli.secrets import MASK, Finding, find_secret, is_credential_key
 from opro_cli.spec.sections import DEFAULT_LOCAL_MODEL, Frozen, InstructionPosition
 
@@ -22,6 +23,77 @@ class PricesSpec(Frozen):
     output_per_million: float = Field(ge=0, description="USD per million completion tokens")
 
 
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class DeploymentSpec(Frozen):
+    """One endpoint serving the model (a vLLM or llama.cpp server, an Azure deployment, a
+    LiteLLM proxy). A model with several spreads its calls over them with LiteLLM's Router."""
+
+    api_base: str = Field(description="the endpoint's URL, e.g. http://gpu-1:8000/v1")
+    api_key_env: str | None = Field(
+        default=None,
+        description="the environment variable that holds this endpoint's key (its name, never "
+        "the key); none: LiteLLM's usual variable for the provider",
+    )
+    name: str | None = Field(
+        default=None, description="recorded with each answer it gives; default: api_base"
+    )
+    model: str | None = Field(
+        default=None,
+        description="the LiteLLM model string at this endpoint, when it differs from the "
+        "model's (e.g. azure/my-deployment)",
+    )
+    rpm: int | None = Field(default=None, ge=1, description="requests per minute it allows")
+    tpm: int | None = Field(default=None, ge=1, description="tokens per minute it allows")
+    max_parallel: int | None = Field(
+        default=None, ge=1, description="calls it takes at once; more wait for a free slot"
+    )
+    weight: float | None = Field(
+        default=None,
+        gt=0,
+        description="share of the calls, relative to the others' (used when no rpm/tpm is set)",
+    )
+
+    @field_validator("api_base")
+    @classmethod
+    def _no_secrets_in_api_base(cls, value: str) -> str:
+        return refuse_secret_in_url(value)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _a_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if find_secret(value) is not None or not ENV_NAME_RE.match(value):
+            raise ValueError(
+                "api_key_env names an environment variable (e.g. VLLM_KEY), not the key itself"
+            )
+        return value
+
+    def deployment(self) -> Deployment:
+        return Deployment(
+            name=self.name or self.api_base,
+            api_base=self.api_base,
+            api_key_env=self.api_key_env,
+            model=self.model,
+            rpm=self.rpm,
+            tpm=self.tpm,
+            max_parallel=self.max_parallel,
+            weight=self.weight,
+        )
+
+
+def refuse_secret_in_url(value: str) -> str:
+    found = find_secret(value)
+    if found is None:
+        return value
+    fix = keep_in_environment(found.env_name)
+    if found.in_url:
+        fix = "remove user:password@ from the URL and " + fix
+    raise credential_error([Credential((), describe_finding(found), fix)])
+
+
 class ModelSpec(Frozen):
     model: str = DEFAULT_LOCAL_MODEL
     temperature: float = Field(default=0.0, ge=0, le=2)
@@ -31,6 +103,11 @@ class ModelSpec(Frozen):
     max_retries: int = Field(default=4, ge=0, le=20)
     extra: dict[str, Any] = Field(default_factory=dict)
     prices: PricesSpec | None = None
+    deployments: list[DeploymentSpec] = Field(
+        default_factory=list,
+        description="several endpoints serving this model: calls are spread over them, with "
+        "per-endpoint limits and fail-over when one is down (LiteLLM's Router)",
+    )
 
     def call_params(self) -> CallParams:
         """The model settings as the client takes them (the one place they are mapped)."""
@@ -45,7 +122,28 @@ class ModelSpec(Frozen):
             prices=None
             if self.prices is None
             else Prices(self.prices.input_per_million, self.prices.output_per_million),
+            deployments=tuple(d.deployment() for d in self.deployments),
         )
+
+    @model_validator(mode="after")
+    def _deployments_fit(self) -> ModelSpec:
+        if not self.deployments:
+            return self
+        if self.api_base is not None:
+            raise ValueError(
+                "api_base and deployments both set -> give each endpoint's URL under "
+                "deployments, and remove api_base"
+            )
+        if self.model.startswith("local/"):
+            raise ValueError("deployments are endpoints of a served model, not of local/ models")
+        names = [d.deployment().name for d in self.deployments]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(
+                f"deployments: {', '.join(repeated)} listed twice -> give each a distinct "
+                "api_base or name"
+            )
+        return self
 
     @field_validator("model")
     @classmethod
@@ -77,13 +175,7 @@ class ModelSpec(Frozen):
     @field_validator("api_base")
     @classmethod
     def _no_secrets_in_api_base(cls, value: str | None) -> str | None:
-        found = find_secret(value) if value is not None else None
-        if found is None:
-            return value
-        fix = keep_in_environment(found.env_name)
-        if found.in_url:
-            fix = "remove user:password@ from the URL and " + fix
-        raise credential_error([Credential((), describe_finding(found), fix)])
+        return None if value is None else refuse_secret_in_url(value)
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,8 @@ def _walk(node: dict[str, Any], path: str, definitions: dict[str, Any], out: lis
 
 
 def _refs(prop: dict[str, Any]) -> list[str]:
-    """The definitions a property's schema points at, directly or in one of its anyOf forms."""
+    """The definitions a property's schema points at: directly, in one of its anyOf forms, or
+    as the type of a list's items."""
     forms = [prop, *prop.get("anyOf", []), *prop.get("allOf", [])]
+    forms += [f["items"] for f in list(forms) if isinstance(f.get("items"), dict)]
     return [f["$ref"].rsplit("/", 1)[1] for f in forms if "$ref" in f]
