@@ -78,11 +78,11 @@ def run_case(
     started = time.perf_counter()
     done = execute(prepare(spec), runs_dir=folder / f"runs-{cache}", client=client)
     wall = time.perf_counter() - started
-    usage = done.summary["usage"]
+    usage = done.summary.usage
     return {
         "wall_s": wall,
-        "calls": usage["calls"],
-        "cache_hits": usage["cache_hits"],
+        "calls": usage.calls,
+        "cache_hits": usage.cache_hits,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "run_dir": str(done.run_dir),
         "run_mb": sum(f.stat().st_size for f in done.run_dir.iterdir()) / 2**20,

@@ -608,7 +608,7 @@ def own_child(spec: Path, folder: Path, profile: bool, cache: bool) -> dict[str,
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     if profile:
         profiler.dump_stats(folder / "own.prof")
-    calls = done.summary["usage"]["calls"]
+    calls = done.summary.usage.calls
     return {
         "cpu_s": cpu,
         "wall_s": wall,

@@ -24,7 +24,7 @@ from typing import Any
 from opro_cli.errors import InputError
 from opro_cli.models.base import CallParams, Completion, Message
 from opro_cli.models.providers import provider_of
-from opro_cli.secrets import redact_stored
+from opro_cli.secrets import StoredRedactor
 
 FILE_NAME = "responses.sqlite3"
 SCHEMA = """
@@ -92,6 +92,7 @@ class ResponseCache:
                 hint="set OPRO_CACHE_DIR to a writable folder, or run with --no-cache",
             ) from None
         self._lock = threading.Lock()
+        self._redact_stored = StoredRedactor()
 
     def get(self, key: str) -> Completion | None:
         with self._lock:
@@ -106,7 +107,7 @@ class ResponseCache:
     def put(self, key: str, model: str, completion: Completion) -> None:
         record = asdict(completion)
         record.update(
-            text=redact_stored(completion.text),
+            text=self._redact_stored(completion.text),
             latency_s=0.0,
             retries=0,
             cached=False,

@@ -36,7 +36,7 @@ from opro_cli.core.judge import JUDGE_PROMPT_VERSION
 from opro_cli.data import Splits
 from opro_cli.errors import RunDirError
 from opro_cli.rundir import CandidateRecord, DatasetInfo, Manifest, Summary
-from opro_cli.secrets import redact, redact_stored, redact_tree
+from opro_cli.secrets import StoredRedactor, redact, redact_stored
 from opro_cli.spec import RunSpec, spec_to_yaml
 
 try:
@@ -88,6 +88,7 @@ class RunStore:
         self.path = path
         self.manifest = manifest
         self._lock = lock
+        self._redact_stored = StoredRedactor()
         self._handles: dict[str, IO[str]] = {
             name: (path / name).open("a", encoding="utf-8") for name in rundir.JSONL_FILES
         }
@@ -205,7 +206,7 @@ class RunStore:
 
     def _line(self, name: str, record: Any) -> None:
         handle = self._handles[name]
-        handle.write(rundir.dumps(redact_tree(record.to_json(), redact_stored)) + "\n")
+        handle.write(rundir.dumps(self._redact_stored.tree(record.to_json())) + "\n")
         handle.flush()
 
     # -- the end ------------------------------------------------------------------------------
@@ -214,7 +215,7 @@ class RunStore:
         """Write the winner and the summary, then mark the run finished with its status."""
         summary = replace(summary, name=self.manifest.name, run_dir=str(self.path))
         atomic_write(self.path / rundir.BEST_PROMPT, redact(best_prompt) + "\n")
-        stored = redact_tree(summary.to_json(), redact_stored)
+        stored = self._redact_stored.tree(summary.to_json())
         atomic_write(self.path / rundir.SUMMARY, rundir.dumps(stored) + "\n")
         self.finish(summary.status, summary.reason)
         return summary
