@@ -12,7 +12,8 @@ each in a fresh process, side by side:
 - ``litellm``: ``litellm.acompletion`` alone, with the arguments opro passes;
 - ``opro``: ``python -m opro_cli run`` end to end on a spec whose models are ``openai/<name>``
   at the server (response cache on, in a temporary folder); ``opro-nocache``: the same with
-  ``--no-cache``.
+  ``--no-cache``; ``opro-router``: the server as the model's only ``deployments`` entry, so
+  every call goes through LiteLLM's Router.
 
 Each row reports the ratio to the ideal, calls per second and the process's CPU milliseconds per
 call over the loop (for ``opro``: from its first request to its last answer, read from
@@ -54,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVER = Path(__file__).resolve().parent / "loopback_server.py"
 MODEL = "openai/bench-model"
 SEED_PROMPT = "Baseline: answer yes or no."  # the server answers it "no": every proposal beats it
-CLIENTS = ("httpx", "openai", "litellm", "opro", "opro-nocache")
+CLIENTS = ("httpx", "openai", "litellm", "opro", "opro-nocache", "opro-router")
 # prototypes (not in the default list): the loop in-process with opro's client, with LiteLLM on
 # a second event loop in a thread, and in two worker processes
 INPROC = {"inproc": "inproc", "inproc-thread": "thread", "inproc-procs": "procs"}
@@ -834,7 +835,11 @@ def measure_client(
         notes.append(f"opro's process: {1000 * r['main_cpu_s'] / r['calls']:.2f} CPU ms/call")
     elif name.startswith("opro"):
         root = Path(options.before) if name.endswith("-before") else ROOT
-        r = opro_run(base, work, concurrency, cache="nocache" not in name, root=root)
+        # opro-router: the server as the model's one deployment, through LiteLLM's Router
+        routed = [base] if name.startswith("opro-router") else []
+        r = opro_run(
+            base, work, concurrency, cache="nocache" not in name, root=root, deployments=routed
+        )
         notes.append(
             f"process: {r['process_wall_s']:.1f} s wall, "
             f"{1000 * r['process_cpu_s'] / r['calls']:.2f} CPU ms/call with start-up"
