@@ -22,7 +22,7 @@ wall times alike; compare wall times only as ratios within one table.
 
     python bench/bench_racing.py --suite wording --seeds 0,1,2,3,4 --keep /tmp/b --out /tmp/b.jsonl
     python bench/bench_racing.py --suite quickstart --suite bbh --strategies full,racing
-    python bench/bench_racing.py --render /tmp/b.jsonl           # the table again, from saved runs
+    python bench/bench_racing.py --render /tmp/b.jsonl [...]     # the tables again, from saved runs
     python bench/bench_racing.py --replay RUN_DIR [RUN_DIR ...]  # what racing would have cost
 
 ``--replay`` needs no new opro: it replays the races a ``full`` run's candidates would have run
@@ -540,7 +540,32 @@ def render(results: Sequence[Result]) -> str:
 
 def _true(runs: Sequence[Result]) -> str:
     found = [r.winner_true for r in runs if r.winner_true is not None]
+    if not found:
+        return "-"
+    text = f"{100 * _mean(found):.1f}"
+    if len(found) > 1:
+        text += " (" + ", ".join(f"{100 * t:.0f}" for t in found) + ")"
+    return text
+
+
+def _mean_true(runs: Sequence[Result]) -> str:
+    found = [r.winner_true for r in runs if r.winner_true is not None]
     return f"{100 * _mean(found):.1f}" if found else "-"
+
+
+def true_vs_full(runs: Sequence[Result], full: dict[tuple[str, str, int], Result]) -> str:
+    """Wording suite: the winners' true accuracy minus full's winner's, paired by task and seed,
+    with a 95% interval over the runs (the product's bootstrap-t for graded scores)."""
+    pairs = [
+        (r.winner_true, full[r.group].winner_true)
+        for r in runs
+        if r.group in full and r.winner_true is not None
+    ]
+    found = [(a, b) for a, b in pairs if b is not None]
+    if len(found) < 2:
+        return "-"
+    v = paired([a for a, _ in found], [b for _, b in found])
+    return f"{100 * v['delta']:+.1f} [{100 * v['low']:+.1f}, {100 * v['high']:+.1f}]"
 
 
 def render_totals(results: Sequence[Result]) -> str:
@@ -550,8 +575,8 @@ def render_totals(results: Sequence[Result]) -> str:
     lines = [
         "| suite | strategy | runs | train scorer calls vs full | all scorer calls vs full | "
         "run time vs full | winner test vs full, pooled [95% CI]; runs worse, better | "
-        "winner true accuracy |",
-        "|---|---|---:|---:|---:|---:|---|---:|",
+        "winner true accuracy | true accuracy vs full, per run [95% CI] |",
+        "|---|---|---:|---:|---:|---:|---|---:|---|",
     ]
     suites = sorted({r.suite for r in results})
     for suite in suites:
@@ -569,7 +594,8 @@ def render_totals(results: Sequence[Result]) -> str:
             lines.append(
                 f"| {suite} | {strategy} | {len(rs)} | {_share(train, train_full)} | "
                 f"{_share(scorer, scorer_full)} | {time_ratio:.2f} | "
-                f"{'-' if strategy == 'full' else pooled_vs_full(rs, full)} | {_true(rs)} |"
+                f"{'-' if strategy == 'full' else pooled_vs_full(rs, full)} | "
+                f"{_mean_true(rs)} | {'-' if strategy == 'full' else true_vs_full(rs, full)} |"
             )
     return "\n".join(lines)
 
@@ -594,7 +620,7 @@ def render_runs(results: Sequence[Result]) -> str:
         lines.append(
             f"| {r.suite}/{r.task}/s{r.seed}/{r.strategy} | {r.scorer_calls.get('train', 0):,} | "
             f"{sum(r.scorer_calls.values()):,} | {r.dropped} | {r.duration_s:.0f} s | "
-            f"{100 * r.best_train:.1f} | {test} | {vs_text} | {_true([r])} | "
+            f"{100 * r.best_train:.1f} | {test} | {vs_text} | {_mean_true([r])} | "
             f"{winner[:70] + ('...' if len(winner) > 70 else '')} |"
         )
     return "\n".join(lines)
@@ -679,7 +705,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         help="change every run's spec (path.to.key=value, the value read as YAML); repeatable",
     )
     parser.add_argument(
-        "--render", type=Path, help="print the tables from an --out file (its runs kept)"
+        "--render", type=Path, nargs="+", help="print the tables from --out files (runs kept)"
     )
     parser.add_argument("--keep", type=Path, help="keep specs and runs here (default: a temp dir)")
     parser.add_argument("--out", type=Path, help="append one JSON line per run to this file")
@@ -702,7 +728,10 @@ def main(argv: Iterable[str] | None = None) -> None:
 
     if args.render:
         saved = [
-            Result(**json.loads(line)) for line in args.render.read_text().splitlines() if line
+            Result(**json.loads(line))
+            for path in args.render
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line
         ]
         saved = [Result(**{**asdict(r), "winner_test_ci": _pair(r.winner_test_ci)}) for r in saved]
         print_tables(compare_to_full(saved))
