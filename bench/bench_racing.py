@@ -54,6 +54,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from wording_server import TASKS, WordingServer, examples, p_right, write_dataset  # noqa: E402
 
+from opro_cli.core.paired_graded import t_quantile  # noqa: E402
 from opro_cli.core.racing import RacePlan, race_order  # noqa: E402
 from opro_cli.core.significance import compare_paired  # noqa: E402
 
@@ -555,17 +556,25 @@ def _mean_true(runs: Sequence[Result]) -> str:
 
 def true_vs_full(runs: Sequence[Result], full: dict[tuple[str, str, int], Result]) -> str:
     """Wording suite: the winners' true accuracy minus full's winner's, paired by task and seed,
-    with a 95% interval over the runs (the product's bootstrap-t for graded scores)."""
+    with a 95% Student t interval over the runs and how many runs were lower, the same, higher.
+    (Not the product's bootstrap-t: most differences are exactly 0, and a resample of zeros
+    has no spread, so its interval would be the whole range.)"""
     pairs = [
         (r.winner_true, full[r.group].winner_true)
         for r in runs
         if r.group in full and r.winner_true is not None
     ]
-    found = [(a, b) for a, b in pairs if b is not None]
-    if len(found) < 2:
+    diffs = [a - b for a, b in pairs if b is not None]
+    if len(diffs) < 2:
         return "-"
-    v = paired([a for a, _ in found], [b for _, b in found])
-    return f"{100 * v['delta']:+.1f} [{100 * v['low']:+.1f}, {100 * v['high']:+.1f}]"
+    mean = statistics.mean(diffs)
+    half = t_quantile(0.975, len(diffs) - 1) * statistics.stdev(diffs) / len(diffs) ** 0.5
+    lower = sum(1 for d in diffs if d < -1e-9)
+    higher = sum(1 for d in diffs if d > 1e-9)
+    return (
+        f"{100 * mean:+.1f} [{100 * (mean - half):+.1f}, {100 * (mean + half):+.1f}]; "
+        f"lower {lower}, same {len(diffs) - lower - higher}, higher {higher}"
+    )
 
 
 def render_totals(results: Sequence[Result]) -> str:
@@ -575,7 +584,7 @@ def render_totals(results: Sequence[Result]) -> str:
     lines = [
         "| suite | strategy | runs | train scorer calls vs full | all scorer calls vs full | "
         "run time vs full | winner test vs full, pooled [95% CI]; runs worse, better | "
-        "winner true accuracy | true accuracy vs full, per run [95% CI] |",
+        "winner true accuracy | true accuracy vs full, per run [95% t CI]; runs |",
         "|---|---|---:|---:|---:|---:|---|---:|---|",
     ]
     suites = sorted({r.suite for r in results})
