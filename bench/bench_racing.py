@@ -352,6 +352,38 @@ def true_accuracy(case: Case, instruction: str) -> float | None:
     return sum(p_right(task, instruction, e) for e in found) / len(found)
 
 
+def drops_vs_truth(r: Result) -> tuple[int, int] | None:
+    """Wording suite: of the proposals racing dropped, how many were truly better than the
+    reference they were raced against (the best after the previous step), and how many truly
+    as good (the same hidden sentences: a neutral sentence more or less), by the server's own
+    expected accuracy. Dropping a truly better one is the harm to look for; an as-good one
+    whose answers came out worse on the split is allowed."""
+    if r.suite != "wording" or r.strategy == "full":
+        return None
+    run_dir = Path(r.run_dir)
+    spec = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    path = Path(spec["dataset"]["path"])
+    task = TASKS[r.task]
+    size = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line)
+    found = examples(task, size)
+
+    def truth(text: str) -> float:
+        return sum(p_right(task, text, e) for e in found) / len(found)
+
+    candidates = read_jsonl(run_dir / "candidates.jsonl")
+    texts = {c["id"]: c["text"] for c in candidates}
+    best_after = {row["step"]: row["best_id"] for row in read_jsonl(run_dir / "steps.jsonl")}
+    better = same = 0
+    for c in candidates:
+        reference = best_after.get(c["step"] - 1)
+        if not c.get("stopped") or reference is None:
+            continue
+        gap = truth(c["text"]) - truth(texts[reference])
+        better += gap > 1e-9
+        same += abs(gap) <= 1e-9
+    return better, same
+
+
 def per_example(run_dir: str, candidate_id: str, split: str) -> dict[str, float | None]:
     """One candidate's scores on a split by example id (None: the call failed)."""
     rows = read_jsonl(Path(run_dir) / "evaluations.jsonl")
@@ -506,7 +538,8 @@ def render(results: Sequence[Result]) -> str:
     full = {r.group: r for r in results if r.strategy == "full"}
     lines = [
         "| suite | task | strategy | runs | train scorer calls | vs full | scorer calls, all "
-        "splits | vs full | dropped / scored proposals | run time vs full | best train | "
+        "splits | vs full | dropped / scored proposals (wording: truly better, as good) | "
+        "run time vs full | best train | "
         "winner test (per seed) | winner test vs full, pooled [95% CI]; runs significantly "
         "worse, better | winner true accuracy |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|",
@@ -529,10 +562,14 @@ def render(results: Sequence[Result]) -> str:
         elif tests:
             test += " (" + ", ".join(f"{100 * t:.0f}" for t in tests) + ")"
         proposals = sum(r.candidates for r in rs) - sum(_seeds(r) for r in rs)
+        truths = [found for r in rs if (found := drops_vs_truth(r)) is not None]
+        dropped = f"{sum(r.dropped for r in rs)} / {proposals}"
+        if truths:
+            dropped += f" ({sum(b for b, _ in truths)}, {sum(e for _, e in truths)})"
         lines.append(
             f"| {suite} | {task} | {strategy} | {len(rs)} | {train:,.0f} | "
             f"{_share(train, train_full)} | {scorer:,.0f} | {_share(scorer, scorer_full)} | "
-            f"{sum(r.dropped for r in rs)} / {proposals} | "
+            f"{dropped} | "
             f"{time_ratio:.2f} | {100 * _mean(r.best_train for r in rs):.1f} | {test} | "
             f"{'-' if strategy == 'full' else pooled_vs_full(rs, full)} | {_true(rs)} |"
         )
