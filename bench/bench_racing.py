@@ -14,13 +14,15 @@ Suites:
 - ``bbh``: BIG-Bench Hard tasks from ``../shared/datasets/bbh/`` with the local model (read in
   place, never copied).
 
-The strategies reach the run spec as ``evaluation: {strategy: racing}`` and
-``optimizer: {show_errors: K}``. Until opro knows those keys, the driver stops before the first
-run and says so; ``full`` (no key) works today.
+The strategies reach the run spec as ``evaluation: {strategy: racing, delta, margin}``
+(``--delta``, ``--margin``) and ``optimizer: {show_errors: K}`` (``--show-errors``); ``--set``
+passes any other spec change to every run (``--set optimizer.parse=strict``). The strategies of
+one task and seed run one after another, so a changing load on a shared machine bends their
+wall times alike; compare wall times only as ratios within one table.
 
-    python bench/bench_racing.py --suite wording --strategies full            # the baseline
-    python bench/bench_racing.py --suite wording --seeds 0,1,2 --tasks sentiment,topic
+    python bench/bench_racing.py --suite wording --seeds 0,1,2,3,4 --keep /tmp/b --out /tmp/b.jsonl
     python bench/bench_racing.py --suite quickstart --suite bbh --strategies full,racing
+    python bench/bench_racing.py --render /tmp/b.jsonl [...]     # the tables again, from saved runs
     python bench/bench_racing.py --replay RUN_DIR [RUN_DIR ...]  # what racing would have cost
 
 ``--replay`` needs no new opro: it replays the races a ``full`` run's candidates would have run
@@ -50,9 +52,11 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from wording_server import TASKS, WordingServer, write_dataset  # noqa: E402
+from wording_server import TASKS, WordingServer, examples, p_right, write_dataset  # noqa: E402
 
+from opro_cli.core.paired_graded import t_quantile  # noqa: E402
 from opro_cli.core.racing import RacePlan, race_order  # noqa: E402
+from opro_cli.core.significance import compare_paired  # noqa: E402
 
 STRATEGIES = ("full", "racing", "racing+errors")
 SHOW_ERRORS = 3
@@ -111,19 +115,57 @@ class Result:
     winner_test: float | None
     winner_test_ci: tuple[float, float] | None
     winner_text: str
+    duration_s: float = 0.0  # the run's own duration (summary.json), without process start
+    candidates: int = 0
+    dropped: int = 0  # candidates racing stopped before the whole train split
+    # wording suite: the winner's expected accuracy over all the task's examples, known to the
+    # server (no sampling noise: two wordings with the same hidden sentences are equally good)
+    winner_true: float | None = None
     vs_full: dict[str, float] | None = None  # test delta against full, with its interval
+
+    @property
+    def group(self) -> tuple[str, str, int]:
+        return (self.suite, self.task, self.seed)
 
 
 # -- specs ---------------------------------------------------------------------------------------
 
 
-def with_strategy(spec: dict[str, Any], strategy: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Settings:
+    """What the strategies set, and the spec changes every run gets (``--set``)."""
+
+    delta: float = 0.05
+    margin: float = 0.0
+    show_errors: int = SHOW_ERRORS
+    sets: tuple[str, ...] = ()
+
+
+def with_strategy(spec: dict[str, Any], strategy: str, settings: Settings) -> dict[str, Any]:
     spec = json.loads(json.dumps(spec))  # a deep copy
+    for assignment in settings.sets:
+        set_key(spec, assignment)
     if strategy in ("racing", "racing+errors"):
-        spec["evaluation"] = {"strategy": "racing"}
+        spec["evaluation"] = {
+            "strategy": "racing",
+            "delta": settings.delta,
+            "margin": settings.margin,
+        }
     if strategy == "racing+errors":
-        spec.setdefault("optimizer", {})["show_errors"] = SHOW_ERRORS
+        spec.setdefault("optimizer", {})["show_errors"] = settings.show_errors
     return spec
+
+
+def set_key(spec: dict[str, Any], assignment: str) -> None:
+    """Apply ``path.to.key=value`` (the value read as YAML), as ``opro run --set`` does."""
+    path, sep, raw = assignment.partition("=")
+    if not sep or not path:
+        raise SystemExit(f"bench_racing: --set {assignment!r}: write path.to.key=value")
+    *parents, last = path.split(".")
+    node = spec
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = yaml.safe_load(raw)
 
 
 def wording_spec(task: str, seed: int, steps: int, data: Path, url: str) -> dict[str, Any]:
@@ -221,8 +263,7 @@ def write_spec(case: Case, folder: Path) -> Path:
 
 
 def preflight(cases: Sequence[Case], folder: Path, *, every: bool = False) -> None:
-    """Validate one spec per strategy (``every``: all of them) before running anything: stop
-    with a clear message when this opro does not know a strategy's keys yet."""
+    """Validate one spec per strategy (``every``: all of them) before running anything."""
     checked: set[str] = set()
     for case in cases:
         if case.strategy in checked and not every:
@@ -234,14 +275,6 @@ def preflight(cases: Sequence[Case], folder: Path, *, every: bool = False) -> No
         )
         if done.returncode != 0:
             message = (done.stdout + done.stderr).strip()
-            if case.strategy != "full" and ("evaluation" in message or "show_errors" in message):
-                sys.exit(
-                    f"bench_racing: strategy '{case.strategy}' needs the spec keys "
-                    "evaluation.strategy"
-                    + (" and optimizer.show_errors" if case.strategy == "racing+errors" else "")
-                    + ", which this opro does not know yet (issue 12)\n"
-                    f"{message}\n-> run with --strategies full until racing lands"
-                )
             sys.exit(f"bench_racing: {spec} does not validate:\n{message}")
 
 
@@ -278,6 +311,7 @@ def read_result(case: Case, run_dir: Path, wall: float) -> Result:
             scorer[row["split"]] += 1
     optimizer_calls = sum(len(m["samples"]) for m in read_jsonl(run_dir / "meta_prompts.jsonl"))
     steps = read_jsonl(run_dir / "steps.jsonl")
+    candidates = read_jsonl(run_dir / "candidates.jsonl")
     best = summary["best"]
     test_scores = [
         float(row["score"])
@@ -300,13 +334,61 @@ def read_result(case: Case, run_dir: Path, wall: float) -> Result:
         winner_test=best.get("test"),
         winner_test_ci=wilson(test_scores) if test_scores else None,
         winner_text=best["text"],
+        duration_s=float(summary.get("duration_s") or 0.0),
+        candidates=len(candidates),
+        dropped=sum(1 for c in candidates if c.get("stopped")),
+        winner_true=true_accuracy(case, best["text"]),
     )
 
 
-def per_example(run_dir: str, candidate_id: str, split: str) -> dict[str, float]:
+def true_accuracy(case: Case, instruction: str) -> float | None:
+    """For the wording suite: the instruction's expected accuracy over the task's examples."""
+    if case.suite != "wording":
+        return None
+    task = TASKS[case.task]
+    path = Path(case.spec["dataset"]["path"])
+    size = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line)
+    found = examples(task, size)
+    return sum(p_right(task, instruction, e) for e in found) / len(found)
+
+
+def drops_vs_truth(r: Result) -> tuple[int, int] | None:
+    """Wording suite: of the proposals racing dropped, how many were truly better than the
+    reference they were raced against (the best after the previous step), and how many truly
+    as good (the same hidden sentences: a neutral sentence more or less), by the server's own
+    expected accuracy. Dropping a truly better one is the harm to look for; an as-good one
+    whose answers came out worse on the split is allowed."""
+    if r.suite != "wording" or r.strategy == "full":
+        return None
+    run_dir = Path(r.run_dir)
+    spec = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    path = Path(spec["dataset"]["path"])
+    task = TASKS[r.task]
+    size = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line)
+    found = examples(task, size)
+
+    def truth(text: str) -> float:
+        return sum(p_right(task, text, e) for e in found) / len(found)
+
+    candidates = read_jsonl(run_dir / "candidates.jsonl")
+    texts = {c["id"]: c["text"] for c in candidates}
+    best_after = {row["step"]: row["best_id"] for row in read_jsonl(run_dir / "steps.jsonl")}
+    better = same = 0
+    for c in candidates:
+        reference = best_after.get(c["step"] - 1)
+        if not c.get("stopped") or reference is None:
+            continue
+        gap = truth(c["text"]) - truth(texts[reference])
+        better += gap > 1e-9
+        same += abs(gap) <= 1e-9
+    return better, same
+
+
+def per_example(run_dir: str, candidate_id: str, split: str) -> dict[str, float | None]:
+    """One candidate's scores on a split by example id (None: the call failed)."""
     rows = read_jsonl(Path(run_dir) / "evaluations.jsonl")
     return {
-        r["example_id"]: float(r["score"])
+        r["example_id"]: None if r["score"] is None else float(r["score"])
         for r in rows
         if r["split"] == split and r["candidate_id"] == candidate_id
     }
@@ -324,37 +406,66 @@ def wilson(scores: Sequence[float], z: float = 1.96) -> tuple[float, float]:
     return (round(centre - half, 4), round(centre + half, 4))
 
 
-def paired_interval(
-    a: Sequence[float], b: Sequence[float], *, samples: int = 2000, seed: int = 0
-) -> dict[str, float]:
-    """Mean of ``a - b`` with a 95% percentile bootstrap interval over the paired examples."""
-    diffs = [x - y for x, y in zip(a, b, strict=True)]
-    rng = random.Random(seed)
-    n = len(diffs)
-    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(samples))
+def test_pairs(mine: Result, full: Result) -> tuple[list[float | None], list[float | None]]:
+    """Both winners' test scores on the test examples both runs have (the same split)."""
+    a = per_example(mine.run_dir, _winner_id(mine.run_dir), "test")
+    b = per_example(full.run_dir, _winner_id(full.run_dir), "test")
+    shared = sorted(set(a) & set(b))
+    return [a[k] for k in shared], [b[k] for k in shared]
+
+
+def paired(a: Sequence[float | None], b: Sequence[float | None]) -> dict[str, float]:
+    """The product's own paired test (``core.significance``: McNemar mid-p with Tango's
+    interval for 0/1 scores, a bootstrap-t for graded ones) of ``a - b``, two-sided 95%."""
+    c = compare_paired(a, b, level=0.95, rng=random.Random(0))
     return {
-        "delta": round(sum(diffs) / n, 4),
-        "low": round(means[int(0.025 * (samples - 1))], 4),
-        "high": round(means[int(round(0.975 * (samples - 1)))], 4),
-        "n": n,
+        "delta": round(c.delta, 4),
+        "low": round(c.low if c.low is not None else 0.0, 4),
+        "high": round(c.high if c.high is not None else 0.0, 4),
+        "p": round(c.p_value, 4),
+        "n": c.n,
+        "wins": c.wins,
+        "losses": c.losses,
     }
 
 
 def compare_to_full(results: list[Result]) -> list[Result]:
     """Attach to each racing result its winner's test delta against the full run's winner."""
-    full = {(r.suite, r.task, r.seed): r for r in results if r.strategy == "full"}
+    full = {r.group: r for r in results if r.strategy == "full"}
     out = []
     for r in results:
-        base = full.get((r.suite, r.task, r.seed))
+        base = full.get(r.group)
         if r.strategy == "full" or base is None:
             out.append(r)
             continue
-        mine = per_example(r.run_dir, _winner_id(r.run_dir), "test")
-        theirs = per_example(base.run_dir, _winner_id(base.run_dir), "test")
-        shared = sorted(set(mine) & set(theirs))
-        vs = paired_interval([mine[k] for k in shared], [theirs[k] for k in shared])
-        out.append(Result(**{**asdict(r), "vs_full": vs}))
+        out.append(Result(**{**asdict(r), "vs_full": paired(*test_pairs(r, base))}))
     return out
+
+
+def pooled_vs_full(runs: Sequence[Result], full: dict[tuple[str, str, int], Result]) -> str:
+    """One strategy's winners against full's over all seeds (the pairs of every seed pooled),
+    and how many single runs were significantly worse or better."""
+    a: list[float | None] = []
+    b: list[float | None] = []
+    worse = better = 0
+    for r in runs:
+        base = full.get(r.group)
+        if base is None:
+            continue
+        x, y = test_pairs(r, base)
+        a += x
+        b += y
+        if r.vs_full is not None and r.vs_full["high"] < 0:
+            worse += 1
+        if r.vs_full is not None and r.vs_full["low"] > 0:
+            better += 1
+    if not a:
+        return "-"
+    v = paired(a, b)
+    return (
+        f"{100 * v['delta']:+.1f} [{100 * v['low']:+.1f}, {100 * v['high']:+.1f}]; "
+        f"worse {worse}, better {better}"
+    )
 
 
 def _winner_id(run_dir: str) -> str:
@@ -414,43 +525,160 @@ def replay(run_dir: Path, *, delta: float = 0.05, binary: bool = True, seed: int
 # -- the table -----------------------------------------------------------------------------------
 
 
+def _mean(values: Iterable[float]) -> float:
+    found = list(values)
+    return statistics.mean(found) if found else 0.0
+
+
 def render(results: Sequence[Result]) -> str:
     """One Markdown row per (suite, task, strategy), averaged over seeds."""
     groups: dict[tuple[str, str, str], list[Result]] = defaultdict(list)
     for r in results:
         groups[(r.suite, r.task, r.strategy)].append(r)
-    full_calls = {
-        (s, t): statistics.mean(r.scorer_calls.get("train", 0) for r in rs)
-        for (s, t, strat), rs in groups.items()
-        if strat == "full"
-    }
+    full = {r.group: r for r in results if r.strategy == "full"}
     lines = [
-        "| suite | task | strategy | runs | train scorer calls | vs full | all calls | wall | "
-        "best train | winner test [95% CI] | test vs full [95% CI] |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+        "| suite | task | strategy | runs | train scorer calls | vs full | scorer calls, all "
+        "splits | vs full | dropped / scored proposals (wording: truly better, as good) | "
+        "run time vs full | best train | "
+        "winner test (per seed) | winner test vs full, pooled [95% CI]; runs significantly "
+        "worse, better | winner true accuracy |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|",
     ]
     for (suite, task, strategy), rs in sorted(groups.items(), key=_order):
-        train_calls = statistics.mean(r.scorer_calls.get("train", 0) for r in rs)
-        base = full_calls.get((suite, task))
-        ratio = f"{train_calls / base:.0%}" if base else "-"
+        base = [full[r.group] for r in rs if r.group in full]
+        train = _mean(r.scorer_calls.get("train", 0) for r in rs)
+        scorer = _mean(sum(r.scorer_calls.values()) for r in rs)
+        train_full = _mean(b.scorer_calls.get("train", 0) for b in base)
+        scorer_full = _mean(sum(b.scorer_calls.values()) for b in base)
+        # ratios of sums over the same seeds (a run's share weighs by its size)
+        time_ratio = sum(r.duration_s for r in rs if r.group in full) / max(
+            sum(b.duration_s for b in base), 1e-9
+        )
         tests = [r.winner_test for r in rs if r.winner_test is not None]
         cis = [r.winner_test_ci for r in rs if r.winner_test_ci is not None]
-        test = f"{100 * statistics.mean(tests):.1f}" if tests else "-"
+        test = f"{100 * _mean(tests):.1f}" if tests else "-"
         if len(rs) == 1 and cis:
             test += f" [{100 * cis[0][0]:.1f}, {100 * cis[0][1]:.1f}]"
         elif tests:
             test += " (" + ", ".join(f"{100 * t:.0f}" for t in tests) + ")"
-        vs = [r.vs_full for r in rs if r.vs_full is not None]
-        vs_text = "; ".join(
-            f"{100 * v['delta']:+.1f} [{100 * v['low']:+.1f}, {100 * v['high']:+.1f}]" for v in vs
-        )
+        proposals = sum(r.candidates for r in rs) - sum(_seeds(r) for r in rs)
+        truths = [found for r in rs if (found := drops_vs_truth(r)) is not None]
+        dropped = f"{sum(r.dropped for r in rs)} / {proposals}"
+        if truths:
+            dropped += f" ({sum(b for b, _ in truths)}, {sum(e for _, e in truths)})"
         lines.append(
-            f"| {suite} | {task} | {strategy} | {len(rs)} | {train_calls:,.0f} | {ratio} | "
-            f"{statistics.mean(r.calls for r in rs):,.0f} | "
-            f"{statistics.mean(r.wall_s for r in rs):.0f} s | "
-            f"{100 * statistics.mean(r.best_train for r in rs):.1f} | {test} | {vs_text or '-'} |"
+            f"| {suite} | {task} | {strategy} | {len(rs)} | {train:,.0f} | "
+            f"{_share(train, train_full)} | {scorer:,.0f} | {_share(scorer, scorer_full)} | "
+            f"{dropped} | "
+            f"{time_ratio:.2f} | {100 * _mean(r.best_train for r in rs):.1f} | {test} | "
+            f"{'-' if strategy == 'full' else pooled_vs_full(rs, full)} | {_true(rs)} |"
         )
     return "\n".join(lines)
+
+
+def _true(runs: Sequence[Result]) -> str:
+    found = [r.winner_true for r in runs if r.winner_true is not None]
+    if not found:
+        return "-"
+    text = f"{100 * _mean(found):.1f}"
+    if len(found) > 1:
+        text += " (" + ", ".join(f"{100 * t:.0f}" for t in found) + ")"
+    return text
+
+
+def _mean_true(runs: Sequence[Result]) -> str:
+    found = [r.winner_true for r in runs if r.winner_true is not None]
+    return f"{100 * _mean(found):.1f}" if found else "-"
+
+
+def true_vs_full(runs: Sequence[Result], full: dict[tuple[str, str, int], Result]) -> str:
+    """Wording suite: the winners' true accuracy minus full's winner's, paired by task and seed,
+    with a 95% Student t interval over the runs and how many runs were lower, the same, higher.
+    (Not the product's bootstrap-t: most differences are exactly 0, and a resample of zeros
+    has no spread, so its interval would be the whole range.)"""
+    pairs = [
+        (r.winner_true, full[r.group].winner_true)
+        for r in runs
+        if r.group in full and r.winner_true is not None
+    ]
+    diffs = [a - b for a, b in pairs if b is not None]
+    if len(diffs) < 2:
+        return "-"
+    mean = statistics.mean(diffs)
+    half = t_quantile(0.975, len(diffs) - 1) * statistics.stdev(diffs) / len(diffs) ** 0.5
+    lower = sum(1 for d in diffs if d < -1e-9)
+    higher = sum(1 for d in diffs if d > 1e-9)
+    return (
+        f"{100 * mean:+.1f} [{100 * (mean - half):+.1f}, {100 * (mean + half):+.1f}]; "
+        f"lower {lower}, same {len(diffs) - lower - higher}, higher {higher}"
+    )
+
+
+def render_totals(results: Sequence[Result]) -> str:
+    """Per suite and strategy: calls as a share of full's over the same runs, and the pooled
+    test comparison (every task and seed)."""
+    full = {r.group: r for r in results if r.strategy == "full"}
+    lines = [
+        "| suite | strategy | runs | train scorer calls vs full | all scorer calls vs full | "
+        "run time vs full | winner test vs full, pooled [95% CI]; runs worse, better | "
+        "winner true accuracy | true accuracy vs full, per run [95% t CI]; runs |",
+        "|---|---|---:|---:|---:|---:|---|---:|---|",
+    ]
+    suites = sorted({r.suite for r in results})
+    for suite in suites:
+        for strategy in STRATEGIES:
+            rs = [r for r in results if r.suite == suite and r.strategy == strategy]
+            rs = [r for r in rs if r.group in full]
+            if not rs:
+                continue
+            base = [full[r.group] for r in rs]
+            train = sum(r.scorer_calls.get("train", 0) for r in rs)
+            train_full = sum(b.scorer_calls.get("train", 0) for b in base)
+            scorer = sum(sum(r.scorer_calls.values()) for r in rs)
+            scorer_full = sum(sum(b.scorer_calls.values()) for b in base)
+            time_ratio = sum(r.duration_s for r in rs) / max(sum(b.duration_s for b in base), 1e-9)
+            lines.append(
+                f"| {suite} | {strategy} | {len(rs)} | {_share(train, train_full)} | "
+                f"{_share(scorer, scorer_full)} | {time_ratio:.2f} | "
+                f"{'-' if strategy == 'full' else pooled_vs_full(rs, full)} | "
+                f"{_mean_true(rs)} | {'-' if strategy == 'full' else true_vs_full(rs, full)} |"
+            )
+    return "\n".join(lines)
+
+
+def render_runs(results: Sequence[Result]) -> str:
+    """One row per run: the paired test comparison of its winner with full's."""
+    lines = [
+        "| run | train calls | all scorer calls | dropped | run time | best train | winner test "
+        "| vs full [95% CI] (p) | true accuracy | winner |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---|",
+    ]
+    for r in sorted(results, key=lambda r: (r.suite, r.task, r.seed, STRATEGIES.index(r.strategy))):
+        vs = r.vs_full
+        vs_text = (
+            f"{100 * vs['delta']:+.1f} [{100 * vs['low']:+.1f}, {100 * vs['high']:+.1f}] "
+            f"(p={vs['p']:.2f})"
+            if vs is not None
+            else "-"
+        )
+        test = "-" if r.winner_test is None else f"{100 * r.winner_test:.1f}"
+        winner = r.winner_text.replace("|", "/").replace("\n", " ")
+        lines.append(
+            f"| {r.suite}/{r.task}/s{r.seed}/{r.strategy} | {r.scorer_calls.get('train', 0):,} | "
+            f"{sum(r.scorer_calls.values()):,} | {r.dropped} | {r.duration_s:.0f} s | "
+            f"{100 * r.best_train:.1f} | {test} | {vs_text} | {_mean_true([r])} | "
+            f"{winner[:70] + ('...' if len(winner) > 70 else '')} |"
+        )
+    return "\n".join(lines)
+
+
+def _share(value: float, base: float) -> str:
+    return f"{value / base:.0%}" if base else "-"
+
+
+def _seeds(r: Result) -> int:
+    rows = read_jsonl(Path(r.run_dir) / "candidates.jsonl")
+    return sum(1 for c in rows if c.get("origin") == "seed")
 
 
 def _order(item: tuple[tuple[str, str, str], list[Result]]) -> tuple[str, str, int]:
@@ -461,25 +689,29 @@ def _order(item: tuple[tuple[str, str, str], list[Result]]) -> tuple[str, str, i
 # -- main ----------------------------------------------------------------------------------------
 
 
-def build_cases(args: argparse.Namespace, folder: Path, url: str | None) -> list[Case]:
-    cases = []
-    for strategy in args.strategies:
-        for seed in args.seeds:
-            if "wording" in args.suite:
-                assert url is not None
-                for task in args.tasks:
-                    spec = wording_spec(task, seed, args.steps, folder / "data", url)
-                    cases.append(
-                        Case("wording", task, seed, strategy, with_strategy(spec, strategy))
-                    )
-            if "quickstart" in args.suite:
-                spec = with_strategy(quickstart_spec(seed), strategy)
-                cases.append(Case("quickstart", "reviews", seed, strategy, spec))
-            if "bbh" in args.suite:
-                for task in args.bbh_tasks:
-                    spec = bbh_spec(task, seed, args.bbh_dir, args.bbh_limit, args.bbh_steps)
-                    cases.append(Case("bbh", task, seed, strategy, with_strategy(spec, strategy)))
-    return cases
+def build_cases(
+    args: argparse.Namespace, folder: Path, url: str | None, settings: Settings
+) -> list[Case]:
+    """Every run, the strategies of one (suite, task, seed) next to each other."""
+    groups: list[tuple[str, str, int, dict[str, Any]]] = []
+    for seed in args.seeds:
+        if "wording" in args.suite:
+            if url is None:
+                raise RuntimeError("the wording suite needs the server's URL")
+            for task in args.tasks:
+                spec = wording_spec(task, seed, args.steps, folder / "data", url)
+                groups.append(("wording", task, seed, spec))
+        if "quickstart" in args.suite:
+            groups.append(("quickstart", "reviews", seed, quickstart_spec(seed)))
+        if "bbh" in args.suite:
+            for task in args.bbh_tasks:
+                spec = bbh_spec(task, seed, args.bbh_dir, args.bbh_limit, args.bbh_steps)
+                groups.append(("bbh", task, seed, spec))
+    return [
+        Case(suite, task, seed, strategy, with_strategy(spec, strategy, settings))
+        for suite, task, seed, spec in groups
+        for strategy in args.strategies
+    ]
 
 
 def csv(kind: type, text: str) -> list[Any]:
@@ -505,6 +737,22 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--bbh-dir", type=Path, default=ROOT.parent / "shared/datasets/bbh")
     parser.add_argument("--bbh-limit", type=int, default=100, help="examples read per task")
     parser.add_argument("--bbh-steps", type=int, default=4)
+    parser.add_argument("--delta", type=float, default=0.05, help="evaluation.delta of racing")
+    parser.add_argument("--margin", type=float, default=0.0, help="evaluation.margin of racing")
+    parser.add_argument(
+        "--show-errors", type=int, default=SHOW_ERRORS, help="optimizer.show_errors (racing+errors)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change every run's spec (path.to.key=value, the value read as YAML); repeatable",
+    )
+    parser.add_argument(
+        "--render", type=Path, nargs="+", help="print the tables from --out files (runs kept)"
+    )
     parser.add_argument("--keep", type=Path, help="keep specs and runs here (default: a temp dir)")
     parser.add_argument("--out", type=Path, help="append one JSON line per run to this file")
     parser.add_argument("--replay", type=Path, nargs="+", help="replay races on full runs")
@@ -522,6 +770,17 @@ def main(argv: Iterable[str] | None = None) -> None:
                 f"{r.train_calls_full:,} full -> {r.train_calls_racing:,} racing ({used:.0%}); "
                 f"dropped {r.dropped}, of which not worse than the best: {r.dropped_not_worse}"
             )
+        return
+
+    if args.render:
+        saved = [
+            Result(**json.loads(line))
+            for path in args.render
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line
+        ]
+        saved = [Result(**{**asdict(r), "winner_test_ci": _pair(r.winner_test_ci)}) for r in saved]
+        print_tables(compare_to_full(saved))
         return
 
     args.suite = args.suite or ["wording"]
@@ -543,19 +802,25 @@ def main(argv: Iterable[str] | None = None) -> None:
                 write_dataset(TASKS[name], folder / "data" / f"{name}.jsonl", args.examples)
             server = WordingServer(latency_s=args.latency_ms / 1000, size=args.examples).start()
         try:
-            cases = build_cases(args, folder, server.base_url if server else None)
+            settings = Settings(args.delta, args.margin, args.show_errors, tuple(args.sets))
+            cases = build_cases(args, folder, server.base_url if server else None, settings)
             preflight(cases, folder, every=args.validate_only)
             if args.validate_only:
                 print(f"{len(cases)} specs validate (in {folder / 'specs'})")
                 return
             results = []
             for case in cases:
-                result = run_case(case, folder)
+                try:
+                    result = run_case(case, folder)
+                except RuntimeError as exc:  # one failed run must not lose the others
+                    print(f"{case.label}: FAILED\n{exc}", flush=True)
+                    continue
                 results.append(result)
                 print(
                     f"{case.label}: train calls {result.scorer_calls.get('train', 0):,}, "
+                    f"dropped {result.dropped}/{result.candidates}, "
                     f"best train {100 * result.best_train:.1f}, test "
-                    f"{100 * (result.winner_test or 0):.1f}, {result.wall_s:.0f} s",
+                    f"{100 * (result.winner_test or 0):.1f}, {result.duration_s:.0f} s",
                     flush=True,
                 )
                 if args.out:
@@ -565,8 +830,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         finally:
             if server is not None:
                 server.stop()
-        print()
-        print(render(results))
+        print_tables(results)
         replays = [(run, replay(Path(run.run_dir))) for run in results if run.strategy == "full"]
         if replays:
             print("\nracing replayed on the full runs (optimizer candidates' train calls):")
@@ -579,6 +843,19 @@ def main(argv: Iterable[str] | None = None) -> None:
                 )
         if server is not None:
             print(f"\nwording server answered {server.counts()}")
+
+
+def print_tables(results: Sequence[Result]) -> None:
+    print()
+    print(render(results))
+    print()
+    print(render_totals(results))
+    print()
+    print(render_runs(results))
+
+
+def _pair(value: Any) -> tuple[float, float] | None:
+    return None if value is None else (float(value[0]), float(value[1]))
 
 
 if __name__ == "__main__":
