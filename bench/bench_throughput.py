@@ -484,7 +484,6 @@ def inproc_child(variant: str, spec: Path, folder: Path, workers: int) -> dict[s
 
     from opro_cli.app import execute, prepare
     from opro_cli.cache import ResponseCache
-    from opro_cli.core.optimizer import Optimizer
     from opro_cli.models.base import ModelClient
     from opro_cli.models.cached import CachedClient
     from opro_cli.models.litellm_client import LiteLLMClient, import_litellm
@@ -502,7 +501,7 @@ def inproc_child(variant: str, spec: Path, folder: Path, workers: int) -> dict[s
     client: ModelClient = CachedClient(inner, ResponseCache(folder / "cache"))
     # warm up as the client loops do (LiteLLM's first call imports much of the openai SDK)
     warm_up = getattr(inner, "warm_up", inner.complete)
-    params = Optimizer(prepared.spec, prepared.splits, client, prepared.metric).scorer_params
+    params = prepared.config.scorer
     asyncio.run(warm_up(scorer_messages(-1), params))
     workers_cpu = asyncio.run(inner.workers_cpu_s()) if variant == "procs" else 0.0
     server_stats(str(params.api_base).removesuffix("/v1"), reset=True)
@@ -531,7 +530,6 @@ def inproc_run(
             "wall_s": stats["last_end"] - stats["first_start"],
             "calls": stats["requests"],
             "max_in_flight": stats["max_in_flight"],
-            "per_server": stats["per_server"],
             "phases": run_phase_calls(run_dir),
         }
 
