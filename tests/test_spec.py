@@ -109,6 +109,23 @@ def test_bad_values_are_named(tmp_path: Path, old: str, new: str, expected: str)
     assert expected in error_of(tmp_path, GOOD.replace(old, new))
 
 
+def test_prefill_on_and_off_unquoted_are_read_as_written(tmp_path: Path) -> None:
+    """YAML 1.1 reads unquoted on/off as booleans: ``prefill: off`` is off, in the file and
+    in --set, and only other values are refused."""
+    text = GOOD.replace(
+        "instruction_position: system}", "instruction_position: a_begin,\n prefill: off}"
+    )
+    spec = load_spec(write(tmp_path, text))
+    assert (spec.scorer.prefill, spec.optimizer.prefill) == ("off", "auto")
+    spec = load_spec(
+        write(tmp_path, GOOD), overrides=["optimizer.prefill=on", "scorer.prefill=off"]
+    )
+    assert (spec.scorer.prefill, spec.optimizer.prefill) == ("off", "on")
+    with pytest.raises(SpecError) as info:
+        load_spec(write(tmp_path, GOOD), overrides=["optimizer.prefill=1"])
+    assert info.value.message == "--set optimizer.prefill: must be one of 'auto', 'on' or 'off'"
+
+
 def test_secret_looking_extra_is_refused(tmp_path: Path) -> None:
     text = GOOD.replace(
         "instruction_position: system", "instruction_position: system, extra: {api_key: x}"

@@ -225,6 +225,14 @@ def credential_error(problems: list[Credential]) -> ValidationError:
 Prefill = Literal["auto", "on", "off"]
 
 
+def prefill_value(value: Any) -> Any:
+    """``on`` and ``off`` as YAML 1.1 reads them unquoted (``prefill: off`` is ``False``, in a
+    spec file and in ``--set``): booleans mean on and off."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return value
+
+
 class ScorerSpec(ModelSpec):
     # long enough that an instruction asking for reasoning first is not cut off; a warning
     # says when more than 5% of a candidate's answers hit it
@@ -236,6 +244,8 @@ class ScorerSpec(ModelSpec):
         "(models that continue a final assistant message: the local model, Anthropic); auto "
         "decides by provider, off writes 'Q: ... A: <instruction>' in the user's turn",
     )
+
+    _prefill_value = field_validator("prefill", mode="before")(prefill_value)
 
 
 class OptimizerSpec(ModelSpec):
@@ -264,6 +274,8 @@ class OptimizerSpec(ModelSpec):
         description="show the optimizer up to this many train examples the best instruction "
         "gets wrong, with the expected and the actual answer",
     )
+
+    _prefill_value = field_validator("prefill", mode="before")(prefill_value)
 
 
 class JudgeSpec(ModelSpec):
