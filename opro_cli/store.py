@@ -136,7 +136,7 @@ class RunStore:
             optimizer=spec.optimizer.model,
             judge=spec.metric.judge.model if spec.metric.judge else None,
             judge_prompt_version=JUDGE_PROMPT_VERSION if spec.metric.judge else None,
-            deployments=deployment_names(spec),
+            deployments=spec.deployment_names(),
             planned_calls=planned_calls,
             planned_cost_usd=planned_cost_usd,
             started_at=started.isoformat(),
@@ -301,13 +301,3 @@ def _repair_last_line(path: Path) -> None:
         cut = data.rfind(b"\n") + 1
         with path.open("r+b") as handle:
             handle.truncate(cut)
-
-
-def deployment_names(spec: RunSpec) -> dict[str, tuple[str, ...]]:
-    """Each model role's deployment names, for the roles whose model has some."""
-    models = {"scorer": spec.scorer, "optimizer": spec.optimizer, "judge": spec.metric.judge}
-    return {
-        role: tuple(d.deployment().name for d in model.deployments)
-        for role, model in models.items()
-        if model is not None and model.deployments
-    }

@@ -232,3 +232,19 @@ def test_routing_leaves_unknown_prices_unknown_and_known_ones_as_they_were(
         assert estimate_cost("openai/unpriced-model", 1000, 1000) is None
         assert priced is not None and priced > 0
         assert asyncio.run(cost_of("openai/gpt-4o-mini")) == (pytest.approx(priced), "d0")
+
+
+def test_the_dry_run_says_how_calls_are_spread(
+    parity_project: Any, three_servers: list[OpenAIServer]
+) -> None:
+    spec = parity_project(
+        scorer={"model": "openai/parity", "deployments": deployments_of(three_servers)}
+    )
+    result = runner.invoke(app, ["run", str(spec), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "scorer openai/parity: spread over 3 deployments (gpu-0, gpu-1, gpu-2), "
+        f"at most {3 * K} calls at once"
+    ) in result.output
+    assert "optimizer openai/proposer: spread" not in result.output
+    assert all(not s.requests for s in three_servers)

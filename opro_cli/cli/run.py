@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from opro_cli.app import Prepared
     from opro_cli.core.calls import Prior
     from opro_cli.core.events import Listener
+    from opro_cli.spec import RunSpec
 
 
 @report_errors
@@ -165,6 +166,8 @@ def run_prepared(
             f"planned cost: {describe_cost(cost, in_process=in_process)}",
             markup=False,
         )
+        for line in deployment_lines(s):
+            progress.print(line, markup=False)
     detectable = prepared.detectable_gain()
     warnings = list(prepared.splits.warnings)
     if not options.quiet or options.dry_run:
@@ -234,3 +237,17 @@ def describe_power(n_test: int, detectable: float | None) -> str:
         f"test split: {n_test} examples; at 80% power it detects gains of about "
         f"{detectable * 100:.0f} points"
     )
+
+
+def deployment_lines(spec: RunSpec) -> list[str]:
+    """One line per model with deployments: how its calls are spread, and their limits."""
+    models = spec.models_by_role
+    lines = []
+    for role, names in spec.deployment_names().items():
+        limit = models[role].call_params().parallel_limit
+        at_once = f", at most {limit} calls at once" if limit is not None else ""
+        lines.append(
+            f"{role} {models[role].model}: spread over {len(names)} deployments "
+            f"({', '.join(names)}){at_once}"
+        )
+    return lines

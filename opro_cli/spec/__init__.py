@@ -135,6 +135,24 @@ class RunSpec(Frozen):
         the first file seed; None when every seed is a plain text."""
         return production_seed(self.seed_prompts)
 
+    @property
+    def models_by_role(self) -> dict[str, ModelSpec]:
+        """The scorer, the optimizer and (with the judge metric) the judge, by role."""
+        judge = self.metric.judge
+        return {
+            "scorer": self.scorer,
+            "optimizer": self.optimizer,
+            **({"judge": judge} if judge is not None else {}),
+        }
+
+    def deployment_names(self) -> dict[str, tuple[str, ...]]:
+        """Each role's deployment names, for the roles whose model has deployments."""
+        return {
+            role: tuple(d.deployment().name for d in model.deployments)
+            for role, model in self.models_by_role.items()
+            if model.deployments
+        }
+
     @field_validator("callbacks")
     @classmethod
     def _callback_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
