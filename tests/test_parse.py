@@ -80,6 +80,14 @@ REVIEWS = Shown(
             "tagged",
         ),
         ("<INS>Improved prompt for sentiment:</INS>", None, "preamble"),
+        # the meta-prompt's labels alone are no instruction (the quickstart's model wrote this)
+        ("<INS>input:\nUser:", None, "preamble"),
+        ("<INS>Q:\n\nA:</INS>", None, "preamble"),
+        (
+            "<INS>Output: say positive or negative.</INS>",
+            "Output: say positive or negative.",
+            "tagged",
+        ),
         (
             "<INS>Great reviews are positive; say positive or negative.</INS>",
             "Great reviews are positive; say positive or negative.",

@@ -150,6 +150,8 @@ def _judge_untagged(output: str, shown: Shown) -> tuple[str | None, ParseStatus]
 
 
 def _rejection(text: str, shown: Shown) -> ParseStatus | None:
+    if _is_scaffold(text):
+        return "preamble"
     if _is_score_or_label(text, shown):
         return "score_or_label"
     if _META_TALK.search(text):
@@ -180,6 +182,11 @@ def _is_preamble(line: str, *, colon: bool = True) -> bool:
     if colon and bare.endswith(":"):
         return True
     return bool(_PREAMBLE_START.match(bare))
+
+
+def _is_scaffold(text: str) -> bool:
+    """Only the meta-prompt's labels, with nothing after them ("input:\nUser:")."""
+    return all(not _SCAFFOLD.sub("", line).strip(" :") for line in text.splitlines())
 
 
 def _is_score_or_label(text: str, shown: Shown) -> bool:
