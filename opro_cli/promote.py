@@ -22,6 +22,7 @@ from pathlib import Path
 
 from opro_cli import rundir
 from opro_cli.core.calls import derive_seed
+from opro_cli.core.outcome import improvement
 from opro_cli.core.significance import compare_paired
 from opro_cli.errors import GateError, RunDirError
 from opro_cli.gates import Gates, gate_failure, significance_failure
@@ -143,15 +144,4 @@ def _improvement(
         level=level if level is not None else DEFAULT_LEVEL,
         rng=random.Random(derive_seed(manifest.seed, "promote", seed.id)),
     )
-    return Improvement(
-        test_delta=comparison.delta,
-        ci_low=comparison.low,
-        ci_high=comparison.high,
-        ci_level=comparison.level,
-        n=comparison.n,
-        p_value=comparison.p_value,
-        method=comparison.method,
-        significant=comparison.significant,
-        detectable_gain=comparison.detectable_gain,
-        missing=comparison.missing,
-    )
+    return improvement(comparison)

@@ -500,6 +500,7 @@ def test_graded_interval_when_most_answers_are_identical(gain: float) -> None:
 def test_the_verdict_says_the_exact_test_decides_when_only_the_interval_clears_0() -> None:
     """4 wins, no loss, 35 ties (the quickstart's seed 0): Tango's interval is above 0, the
     exact mid-p test is not below 0.05; the words must not read as a contradiction."""
+    from opro_cli.core.outcome import improvement
     from opro_cli.formatting import verdict
     from opro_cli.rundir.summary import Improvement
 
@@ -507,17 +508,7 @@ def test_the_verdict_says_the_exact_test_decides_when_only_the_interval_clears_0
     seed = [0.0] * 39
     found = compare_paired(winner, seed, rng=random.Random(0))
     assert found.low is not None and found.low > 0 and not found.significant
-    improvement = Improvement(
-        found.delta,
-        found.low,
-        found.high,
-        found.level,
-        found.n,
-        found.p_value,
-        significant=found.significant,
-        detectable_gain=0.25,
-    )
-    words = verdict(improvement)
+    words = verdict(improvement(found))
     assert words.startswith("not significant at 95% (p = 0.062)")
     assert "the exact test decides" in words
     clear = Improvement(0.02, -0.05, 0.09, 0.95, 39, 0.5, significant=False, detectable_gain=0.25)
