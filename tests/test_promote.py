@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from opro_cli import formatting, rundir
 from opro_cli.app import execute, prepare
 from opro_cli.cli import app
+from opro_cli.core.outcome import improvement as to_improvement
 from opro_cli.core.significance import compare_paired
 
 WINNER = "Label the parity carefully in one word."
@@ -49,19 +50,7 @@ def edit_summary(run_dir: Path, **improvement: Any) -> dict[str, Any]:
     best, seed = scores[data["best"]["id"]], scores[data["best_seed"]["id"]]
     ids = sorted(best)
     c = compare_paired([best[i] for i in ids], [seed[i] for i in ids], rng=random.Random(0))
-    data["improvement"] = {
-        "test_delta": c.delta,
-        "ci_low": c.low,
-        "ci_high": c.high,
-        "ci_level": c.level,
-        "n": c.n,
-        "p_value": c.p_value,
-        "method": c.method,
-        "significant": c.significant,
-        "detectable_gain": c.detectable_gain,
-        "missing": c.missing,
-        **improvement,
-    }
+    data["improvement"] = {**to_improvement(c).to_json(), **improvement}
     path.write_text(json.dumps(data))
     return data
 

@@ -18,6 +18,7 @@ import pytest
 from test_report import interrupt, lines, make_run, report
 from test_report_formats import markdown_html, text_of
 
+from opro_cli.core.outcome import improvement as to_improvement
 from opro_cli.core.significance import compare_paired
 from opro_cli.formatting import result_line
 from opro_cli.report import collect
@@ -40,18 +41,7 @@ def with_verdict(run: Path) -> dict[str, Any]:
     best, seed = tests[data["best"]["id"]], tests[data["best_seed"]["id"]]
     ids = sorted(best)
     c = compare_paired([best[i] for i in ids], [seed[i] for i in ids], rng=random.Random(0))
-    data["improvement"] = {
-        "test_delta": c.delta,
-        "ci_low": c.low,
-        "ci_high": c.high,
-        "ci_level": c.level,
-        "n": c.n,
-        "p_value": c.p_value,
-        "method": c.method,
-        "significant": c.significant,
-        "detectable_gain": c.detectable_gain,
-        "missing": c.missing,
-    }
+    data["improvement"] = to_improvement(c).to_json()
     path.write_text(json.dumps(data))
     return data
 
