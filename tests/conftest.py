@@ -73,6 +73,20 @@ def test_models(
     model_server.requests.clear()
 
 
+@pytest.fixture
+def finished(parity_project: Any, tmp_path: Path) -> Path:
+    """A finished run of the parity project (``opro run`` in this process, no cache)."""
+    from typer.testing import CliRunner
+
+    from opro_cli.cli import app
+
+    spec = str(parity_project())
+    result = CliRunner().invoke(app, ["run", spec, "--quiet", "--no-cache"])
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "runs").iterdir()
+    return run
+
+
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path

@@ -31,14 +31,6 @@ def invoke(*args: str):
     return runner.invoke(app, list(args))
 
 
-@pytest.fixture
-def finished(parity_project, tmp_path: Path) -> Path:
-    result = invoke("run", str(parity_project()), "--quiet", "--no-cache")
-    assert result.exit_code == 0, result.output
-    (run,) = (tmp_path / "runs").iterdir()
-    return run
-
-
 def unfinished(run: Path) -> Path:
     """A copy of a finished run as an interrupted run looks: no summary, status interrupted."""
     copy = run.with_name(run.name + "-cut")
