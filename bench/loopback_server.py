@@ -50,6 +50,30 @@ class Answers:
         return "yes" if zlib.crc32(prompt.encode()) % 2 else "no"
 
 
+def completion_body(
+    id_: str, model: str, text: str, prompt_tokens: int, completion_tokens: int
+) -> dict[str, Any]:
+    """An OpenAI chat completion answering ``text`` (the bench servers' one response shape)."""
+    return {
+        "id": id_,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
 class Stats:
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -141,24 +165,7 @@ class Handler(BaseHTTPRequestHandler):
         prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
         text = self.server.answers.text(prompt)
         prompt_tokens = len(prompt.split())
-        payload = {
-            "id": "chatcmpl-bench",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body.get("model", ""),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": 1,
-                "total_tokens": prompt_tokens + 1,
-            },
-        }
+        payload = completion_body("chatcmpl-bench", body.get("model", ""), text, prompt_tokens, 1)
         remaining = latency_s - (time.monotonic() - started)
         if remaining > 0:
             time.sleep(remaining)

@@ -47,6 +47,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from loopback_server import completion_body  # the bench folder is on the path (script or import)
+
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
 MAX_SENTENCES = 6  # more than this costs PENALTY_PER_SENTENCE each
 PENALTY_PER_SENTENCE = 0.3
@@ -371,24 +373,9 @@ class WordingServer:
         with self._lock:
             self._counts[kind] += 1
         prompt_tokens = len(joined.split())
-        return 200, {
-            "id": "chatcmpl-wording",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": len(text.split()),
-                "total_tokens": prompt_tokens + len(text.split()),
-            },
-        }
+        return 200, completion_body(
+            "chatcmpl-wording", model, text, prompt_tokens, len(text.split())
+        )
 
     def _find_example(self, contents: Sequence[str]) -> tuple[Task, Example, str] | None:
         """The example in the messages and the instruction around it, at any placement."""
