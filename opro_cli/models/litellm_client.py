@@ -44,7 +44,6 @@ CONSECUTIVE_FAILURES_LIMIT = 25
 # how often a call may find every slot of the deployments taken and pick again (at most ~0.1 s
 # apart) before it counts as rate limited
 MAX_SLOT_WAITS = 3000
-SLOT_WAIT = ModelError("every deployment slot was taken")  # a marker, never raised
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -182,7 +181,7 @@ class LiteLLMClient:
         self._concurrency = concurrency
         self._callbacks = callbacks
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._semaphore = asyncio.Semaphore(concurrency)
+        self._semaphore: asyncio.Semaphore  # made for the event loop of the first call
         self._route_slots: dict[tuple[str, tuple[Deployment, ...]], asyncio.Semaphore] = {}
         self._routers: dict[tuple[str, tuple[Deployment, ...]], Any] = {}
         self._sleep = sleep
@@ -214,14 +213,14 @@ class LiteLLMClient:
                         acompletion(**kwargs), timeout=params.timeout_s
                     )
                 except asyncio.TimeoutError:
-                    error: ModelError = ModelTimeoutError(
+                    error: ModelError | None = ModelTimeoutError(
                         f"{params.model}: no answer within {params.timeout_s:g} s",
                         hint="raise timeout_s in the spec, or lower concurrency",
                     )
                 except Exception as exc:  # every litellm failure is mapped, never re-raised raw
                     if params.deployments and routing.slots_full(exc) and waits < MAX_SLOT_WAITS:
                         waits += 1
-                        error = SLOT_WAIT
+                        error = None  # no call was made: pick again when a slot may be free
                     else:
                         error = map_exception(exc, params.model)
                 else:
@@ -231,7 +230,7 @@ class LiteLLMClient:
                         settle_garbage_collector()
                     latency_s = self._clock() - started
                     return _completion(litellm, response, params, latency_s, attempt, self._priced)
-            if error is SLOT_WAIT:
+            if error is None:
                 await self._sleep(min(0.005 * 2 ** min(waits, 5), 0.1) * self._jitter())
                 continue
             if isinstance(error, TransientModelError) and attempt < params.max_retries:
