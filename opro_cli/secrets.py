@@ -315,8 +315,7 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
 def redact_stored(text: str, environ: Mapping[str, str] | None = None) -> str:
     """For data stored to be read back: mask only the exact credential values of the
     environment; everything else stays as it is."""
-    pattern = _env_pattern(secret_env_values(environ))
-    return pattern.sub(MASK, text) if pattern is not None else text
+    return StoredRedactor(environ)(text)
 
 
 class StoredRedactor:
